@@ -1,0 +1,29 @@
+namespace InferenceSidecar.FakeProvider;
+
+/// <summary>How the fake provider answers. Replace <see cref="FakeProviderServer.Behavior"/> to change it between requests.</summary>
+public sealed record FakeBehavior
+{
+    /// <summary>Status of the answer; anything but 200 returns an error body in the provider's dialect.</summary>
+    public int StatusCode { get; init; } = 200;
+
+    /// <summary>Sent as <c>Retry-After</c> (seconds) when set.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
+    /// <summary>Delay before the response headers.</summary>
+    public TimeSpan HeaderDelay { get; init; }
+
+    /// <summary>Delay before each streamed event after the first.</summary>
+    public TimeSpan ChunkDelay { get; init; }
+
+    /// <summary>When set, a stream is aborted (connection reset) after this many content events.</summary>
+    public int? FailAfterChunks { get; init; }
+
+    /// <summary>The assistant's reply; each word is one output token and one streamed content event.</summary>
+    public string ReplyText { get; init; } = "Hello from the fake provider, streaming one word at a time.";
+
+    /// <summary>Extra response headers, e.g. account headers the sidecar must strip.</summary>
+    public IReadOnlyDictionary<string, string> ResponseHeaders { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Text put in the error message of non-200 answers (lets tests check what is echoed).</summary>
+    public string ErrorMessage { get; init; } = "The fake provider was told to fail.";
+}

@@ -1,0 +1,23 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace InferenceSidecar.Configuration;
+
+/// <summary>The <c>Sidecar</c> configuration section. See the README's config reference.</summary>
+internal sealed class SidecarOptions
+{
+    public const string Section = "Sidecar";
+
+    public IdentityOptions Identity { get; set; } = new();
+
+    /// <summary>Client keys; when any is configured every request must present one and <c>X-User-Id</c> is ignored.</summary>
+    public List<ClientKeyOptions> ClientKeys { get; set; } = [];
+
+    /// <summary>Per-user settings keyed by user id (tier).</summary>
+    public Dictionary<string, UserOptions> Users { get; set; } = new(StringComparer.Ordinal);
+
+    public DemoOptions Demo { get; set; } = new();
+
+    /// <summary>Largest request body accepted, in bytes; larger bodies get 413 in the route's dialect.</summary>
+    [Range(1024, 1L << 31, ErrorMessage = "Sidecar:MaxRequestBodyBytes must be between 1024 and 2147483648.")]
+    public long MaxRequestBodyBytes { get; set; } = 10 * 1024 * 1024;
+}

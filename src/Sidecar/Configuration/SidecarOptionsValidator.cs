@@ -1,0 +1,74 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace InferenceSidecar.Configuration;
+
+/// <summary>
+/// Validates <see cref="SidecarOptions"/> recursively (data annotations on every nested object) plus the rules
+/// annotations cannot say. Messages name the configuration key, never a value that could be a secret.
+/// Only the default-named instance is validated by the options pipeline (at start); the live instance is validated by
+/// <see cref="LiveOptions{T}"/>, which keeps the last good value instead of throwing on a bad reload.
+/// </summary>
+internal sealed partial class SidecarOptionsValidator(IHostEnvironment environment) : IValidateOptions<SidecarOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SidecarOptions options)
+    {
+        if (name != Options.DefaultName)
+        {
+            return ValidateOptionsResult.Skip;
+        }
+
+        var errors = new List<string>();
+        Annotate(options, errors);
+        Annotate(options.Identity, errors);
+
+        for (var i = 0; i < options.ClientKeys.Count; i++)
+        {
+            var key = options.ClientKeys[i];
+            if (string.IsNullOrWhiteSpace(key.Key))
+            {
+                errors.Add($"Sidecar:ClientKeys:{i}:Key is required.");
+            }
+            else if (IsReference(key.Key) && !Transforms.Keys.SecretReference.TryParse(key.Key, out _, out var error))
+            {
+                errors.Add($"Sidecar:ClientKeys:{i}:Key {error}.");
+            }
+
+            if (!UserIdPattern().IsMatch(key.UserId))
+            {
+                errors.Add($"Sidecar:ClientKeys:{i}:UserId must be 1-128 of A-Z a-z 0-9 . _ @ : -.");
+            }
+        }
+
+        foreach (var (user, settings) in options.Users)
+        {
+            if (string.IsNullOrWhiteSpace(settings.Tier))
+            {
+                errors.Add($"Sidecar:Users:{user}:Tier must not be empty.");
+            }
+        }
+
+        if (options.Demo.Enabled && environment.IsProduction())
+        {
+            errors.Add("Sidecar:Demo:Enabled must not be true in Production (the demo upstream is for first runs only).");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public static bool IsReference(string key) =>
+        key.StartsWith("env:", StringComparison.OrdinalIgnoreCase) || key.StartsWith("file:", StringComparison.OrdinalIgnoreCase);
+
+    [GeneratedRegex("^[A-Za-z0-9._@:-]{1,128}$")]
+    internal static partial Regex UserIdPattern();
+
+    private static void Annotate(object instance, List<string> errors)
+    {
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true))
+        {
+            errors.AddRange(results.Select(r => r.ErrorMessage ?? "Invalid Sidecar configuration."));
+        }
+    }
+}

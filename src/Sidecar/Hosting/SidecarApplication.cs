@@ -1,0 +1,76 @@
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Demo;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Health;
+using InferenceSidecar.Identity;
+using InferenceSidecar.Logging;
+using InferenceSidecar.Proxy;
+using Microsoft.Extensions.Configuration.Json;
+using Serilog;
+
+namespace InferenceSidecar.Hosting;
+
+/// <summary>Builds the sidecar: services, Kestrel listeners and the request pipeline. <c>Program.cs</c> and the tests both use it.</summary>
+internal static class SidecarApplication
+{
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null, Action<LoggerConfiguration>? logging = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        AddConfigFile(builder.Configuration);
+        configure?.Invoke(builder);
+        builder.AddSidecarLogging(logging);
+        builder.AddSidecarListeners();
+
+        builder.Services.AddSidecarConfiguration(builder.Configuration);
+        builder.Services.AddSidecarIdentity();
+        builder.Services.AddSidecarProxy(builder.Configuration);
+        builder.Services.AddSidecarHealth();
+
+        var app = builder.Build();
+        app.UseMiddleware<RequestLogMiddleware>();
+        app.UseMiddleware<UnhandledExceptionMiddleware>();
+        app.UseRouting();
+        app.UseMiddleware<ListenerFilterMiddleware>();
+        app.MapSidecarHealth();
+        app.MapSidecarDemo();
+        app.MapSidecarProxy();
+        app.MapFallback("{**path}", NotFound.WriteAsync);
+        return app;
+    }
+
+    /// <summary>
+    /// <c>SIDECAR_CONFIG</c> names an extra JSON file (the Helm chart's ConfigMap), watched for changes. It goes after the
+    /// built-in JSON files and before environment variables and arguments, so <c>Kestrel__…</c>-style overrides still win.
+    /// </summary>
+    private static void AddConfigFile(ConfigurationManager configuration)
+    {
+        var path = Environment.GetEnvironmentVariable("SIDECAR_CONFIG");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return;
+        }
+
+        var sources = (IList<IConfigurationSource>)((IConfigurationBuilder)configuration).Sources;
+        var index = sources.Select((s, i) => (s, i)).Where(x => x.s is JsonConfigurationSource).Select(x => x.i + 1).DefaultIfEmpty(0).Max();
+        var source = new JsonConfigurationSource { Path = Path.GetFullPath(path), Optional = false, ReloadOnChange = true };
+        source.ResolveFileProvider();
+        sources.Insert(index, source);
+    }
+
+    private static WebApplicationBuilder AddSidecarListeners(this WebApplicationBuilder builder)
+    {
+        var listeners = new ListenerRegistry();
+        builder.Services.AddSingleton(listeners);
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = context.Configuration.GetValue<long?>("Sidecar:MaxRequestBodyBytes") ?? 10 * 1024 * 1024;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+            kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
+                .Endpoint(ListenerRegistry.ProxyEndpoint, endpoint => listeners.Register(ListenerRegistry.ProxyEndpoint, endpoint.ListenOptions))
+                .Endpoint(ListenerRegistry.ManagementEndpoint, endpoint => listeners.Register(ListenerRegistry.ManagementEndpoint, endpoint.ListenOptions));
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,4 @@
+using InferenceSidecar.Hosting;
+
+var app = SidecarApplication.Create(args);
+app.Run();

@@ -1,0 +1,47 @@
+using InferenceSidecar.Demo;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Identity;
+using InferenceSidecar.Transforms;
+using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Transforms.Providers;
+using Yarp.ReverseProxy;
+
+namespace InferenceSidecar.Proxy;
+
+internal static class ProxyServiceCollectionExtensions
+{
+    /// <summary>YARP from the <c>ReverseProxy</c> section (hot-reloaded by YARP), the sidecar transforms and the demo routes.</summary>
+    public static IServiceCollection AddSidecarProxy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddReverseProxy()
+            .LoadFromConfig(configuration.GetSection("ReverseProxy"))
+            .AddSidecarTransforms(h => h.IdentityHeader = configuration["Sidecar:Identity:UserHeader"] ?? "X-User-Id")
+            .AddSidecarDemo();
+        return services;
+    }
+
+    /// <summary>The proxy pipeline: dialect errors around everything, then request facts, identity, the key gate, YARP.</summary>
+    public static WebApplication MapSidecarProxy(this WebApplication app)
+    {
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.UseMiddleware<ForwarderErrorMiddleware>();
+            proxy.UseMiddleware<ProxyRequestMiddleware>();
+            proxy.UseMiddleware<IdentityMiddleware>();
+            proxy.UseMiddleware<ProviderKeyGateMiddleware>();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+
+        // Resolve every cluster's key once at start, so a missing variable is warned about before the first request.
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var secrets = app.Services.GetRequiredService<SecretResolver>();
+            foreach (var cluster in app.Services.GetRequiredService<IProxyStateLookup>().GetClusters())
+            {
+                secrets.TryResolve(ClusterMetadata.GetApiKeyReference(cluster.Model.Config.Metadata), out _);
+            }
+        });
+        return app;
+    }
+}

@@ -1,0 +1,27 @@
+using Yarp.ReverseProxy.Transforms;
+
+namespace InferenceSidecar.Transforms.Hygiene;
+
+/// <summary>
+/// Drops account-identifying upstream headers and cookies, and records the upstream status for the request log.
+/// </summary>
+internal sealed class ResponseHeaderHygieneTransform : ResponseTransform
+{
+    public static ResponseHeaderHygieneTransform Instance { get; } = new();
+
+    public override ValueTask ApplyAsync(ResponseTransformContext context)
+    {
+        var headers = context.HttpContext.Response.Headers;
+        foreach (var name in SensitiveHeaders.UpstreamAccountHeaders)
+        {
+            headers.Remove(name);
+        }
+
+        if (context.ProxyResponse is { } upstream && context.HttpContext.Features.Get<SidecarRequestFeature>() is { } feature)
+        {
+            feature.UpstreamStatus = (int)upstream.StatusCode;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Net.Http.Headers;
+using InferenceSidecar.Transforms.Providers;
+using Yarp.ReverseProxy.Transforms;
+
+namespace InferenceSidecar.Transforms.Keys;
+
+/// <summary>
+/// Injects the cluster's provider key the way its provider expects it: <c>Authorization: Bearer</c> (OpenAI and
+/// compatible), <c>x-api-key</c> plus a default <c>anthropic-version</c> (Anthropic), or <c>api-key</c> (Azure OpenAI).
+/// A key that cannot be resolved is never replaced by anything: the proxy pipeline has already answered 503.
+/// </summary>
+internal sealed class ProviderKeyTransform(ProviderKind provider, string keyReference, string anthropicVersion, SecretResolver secrets)
+    : RequestTransform
+{
+    public ProviderKind Provider { get; } = provider;
+
+    public string KeyReference { get; } = keyReference;
+
+    public override ValueTask ApplyAsync(RequestTransformContext context)
+    {
+        var headers = context.ProxyRequest.Headers;
+        if (Provider == ProviderKind.Anthropic && !headers.Contains("anthropic-version"))
+        {
+            headers.TryAddWithoutValidation("anthropic-version", anthropicVersion);
+        }
+
+        if (!secrets.TryResolve(KeyReference, out var key) || key.Length == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        switch (Provider)
+        {
+            case ProviderKind.Anthropic:
+                headers.TryAddWithoutValidation("x-api-key", key);
+                break;
+            case ProviderKind.AzureOpenAI:
+                headers.TryAddWithoutValidation("api-key", key);
+                break;
+            default:
+                headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+                break;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,8 @@
+namespace InferenceSidecar.Transforms.Keys;
+
+internal enum SecretSource
+{
+    None,
+    Environment,
+    File,
+}

@@ -1,0 +1,49 @@
+using InferenceSidecar.Transforms.Hygiene;
+using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Transforms.Providers;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace InferenceSidecar.Transforms;
+
+/// <summary>
+/// Adds the sidecar's transforms to every route: header hygiene, then the provider key for the route's cluster.
+/// Cluster metadata is validated here, so a bad <c>Provider</c> or <c>ApiKey</c> rejects the config (at start, or
+/// on reload while the last good config keeps serving) with an error naming the cluster and the key.
+/// </summary>
+internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<HeaderHygieneOptions> hygiene) : ITransformProvider
+{
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+        var cluster = context.Cluster;
+        var metadata = cluster.Metadata;
+        if (metadata is not null && metadata.TryGetValue(ClusterMetadata.Provider, out var provider) && !ClusterMetadata.TryParseProvider(provider, out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.Provider} '{provider}' is not one of OpenAI, Anthropic, AzureOpenAI."));
+        }
+
+        var reference = ClusterMetadata.GetApiKeyReference(metadata);
+        if (!SecretReference.TryParse(reference, out _, out var error))
+        {
+            // The reference could be a pasted key: never echo it.
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.ApiKey} {error}."));
+        }
+    }
+
+    public void Apply(TransformBuilderContext context)
+    {
+        context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader));
+        context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
+
+        var metadata = context.Cluster?.Metadata;
+        var provider = ClusterMetadata.GetProvider(metadata);
+        var version = ClusterMetadata.TryGetAnthropicVersion(metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion;
+        context.RequestTransforms.Add(new ProviderKeyTransform(provider, ClusterMetadata.GetApiKeyReference(metadata), version, secrets));
+    }
+}

@@ -1,0 +1,23 @@
+using InferenceSidecar.Transforms.Hygiene;
+using InferenceSidecar.Transforms.Keys;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace InferenceSidecar.Transforms;
+
+internal static class TransformsServiceCollectionExtensions
+{
+    /// <summary>Registers the sidecar's YARP transforms and the secret resolver they use.</summary>
+    public static IReverseProxyBuilder AddSidecarTransforms(this IReverseProxyBuilder builder, Action<HeaderHygieneOptions>? hygiene = null)
+    {
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<SecretResolver>();
+        var options = builder.Services.AddOptions<HeaderHygieneOptions>();
+        if (hygiene is not null)
+        {
+            options.Configure(hygiene);
+        }
+
+        return builder.AddTransforms<SidecarTransformProvider>();
+    }
+}
