@@ -335,6 +335,9 @@ public static class FakeProviderEndpoints
         if (behavior.FailAfterChunks is { } failAt && index >= failAt)
         {
             await context.Response.Body.FlushAsync(context.RequestAborted);
+
+            // Let the peer read what was flushed: a reset can make it discard unread bytes, headers included.
+            await Task.Delay(100, context.RequestAborted);
             context.Abort();
             return true;
         }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -32,6 +33,9 @@ public sealed class FakeProviderServer : IAsyncDisposable
     public static async Task<FakeProviderServer> StartAsync(int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
+
+        // Ignore any appsettings.json next to the caller (e.g. the sidecar's Kestrel endpoints): only the port given here.
+        ((IConfigurationBuilder)builder.Configuration).Sources.Clear();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
         var app = builder.Build();

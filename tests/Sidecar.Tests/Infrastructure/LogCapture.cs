@@ -1,0 +1,28 @@
+using System.Collections.Concurrent;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Formatting.Json;
+
+namespace InferenceSidecar.Tests.Infrastructure;
+
+/// <summary>A Serilog sink that keeps every event, rendered exactly as the Production JSON console lines are.</summary>
+internal sealed class LogCapture : ILogEventSink
+{
+    private readonly JsonFormatter _formatter = new(renderMessage: true);
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<LogEvent> _events = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public IReadOnlyCollection<LogEvent> Events => _events;
+
+    public string All => string.Join('\n', _lines);
+
+    public void Emit(LogEvent logEvent)
+    {
+        using var writer = new StringWriter();
+        _formatter.Format(logEvent, writer);
+        _lines.Enqueue(writer.ToString().TrimEnd());
+        _events.Enqueue(logEvent);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.Sockets;
+using InferenceSidecar.FakeProvider;
+using InferenceSidecar.Tests.Infrastructure;
+
+namespace InferenceSidecar.Tests.Logging;
+
+/// <summary>
+/// Runs the sidecar at the most verbose level with sentinel provider and client keys, drives success, streaming,
+/// upstream errors, unreachable upstreams and bad client keys, then searches every log line for the sentinels.
+/// </summary>
+public sealed class SecretsNeverLoggedTests
+{
+    private const string ProviderSentinel = "sk-SENTINEL-provider-key-7f3a9c";
+    private const string AnthropicSentinel = "sk-ant-SENTINEL-provider-key-2b8e1d";
+    private const string ClientSentinel = "ck-SENTINEL-client-key-5d4c3b";
+    private const string WrongClientSentinel = "ck-SENTINEL-wrong-key-0a0a0a";
+
+    [Fact]
+    public async Task AllTraffic_AtTrace_NoKeyInAnyLogLine()
+    {
+        // Arrange
+        using var keys = new ProviderKeys(ProviderSentinel, AnthropicSentinel);
+        await using var fake = await FakeProviderServer.StartAsync();
+        var settings = TestSettings.PointAt(fake, keys);
+        settings["Serilog:MinimumLevel:Default"] = "Verbose";
+        settings["Serilog:MinimumLevel:Override:Microsoft.AspNetCore"] = "Verbose";
+        settings["Serilog:MinimumLevel:Override:Yarp"] = "Verbose";
+        settings["Serilog:MinimumLevel:Override:System.Net.Http"] = "Verbose";
+        settings["Sidecar:ClientKeys:0:Key"] = ClientSentinel;
+        settings["Sidecar:ClientKeys:0:UserId"] = "sentinel-user";
+        settings["ReverseProxy:Routes:dead:ClusterId"] = "dead";
+        settings["ReverseProxy:Routes:dead:Match:Path"] = "/dead/{**catch-all}";
+        settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = keys.OpenAIReference;
+        settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{ClosedPort()}/";
+        await using var sidecar = await SidecarInstance.StartAsync(settings);
+        (string, string) auth = ("Authorization", "Bearer " + ClientSentinel);
+
+        // Act
+        await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, auth));
+        await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, auth));
+        await Http.SendAsync(sidecar.Client, Http.Post("anthropic/v1/messages", Http.MessagesStreamBody, ("x-api-key", ClientSentinel)));
+        await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("Authorization", "Bearer " + WrongClientSentinel)));
+        await Http.SendAsync(sidecar.Client, Http.Post("dead/v1/chat/completions", Http.ChatBody, auth));
+        fake.Behavior = new FakeBehavior { StatusCode = 500 };
+        await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, auth));
+        fake.Behavior = new FakeBehavior { FailAfterChunks = 2 };
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, auth)));
+        await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", "{not json", auth));
+
+        // Assert: the run really was verbose and really forwarded the sentinels...
+        Assert.True(sidecar.Logs.Lines.Count > 40, $"expected verbose logging, got {sidecar.Logs.Lines.Count} lines");
+        Assert.Contains(sidecar.Logs.Events, e => e.Level == Serilog.Events.LogEventLevel.Verbose);
+        Assert.Contains(fake.Received, r => r.Header("Authorization") == "Bearer " + ProviderSentinel);
+        Assert.Contains(fake.Received, r => r.Header("x-api-key") == AnthropicSentinel);
+
+        // ...and no line anywhere holds any of them.
+        var all = sidecar.Logs.All;
+        foreach (var sentinel in (string[])[ProviderSentinel, AnthropicSentinel, ClientSentinel, WrongClientSentinel, "SENTINEL"])
+        {
+            Assert.DoesNotContain(sentinel, all, StringComparison.Ordinal);
+        }
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
