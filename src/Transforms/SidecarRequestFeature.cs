@@ -23,4 +23,10 @@ internal sealed class SidecarRequestFeature
     public bool Stream { get; set; }
 
     public int? UpstreamStatus { get; set; }
+
+    /// <summary>Set by the limiter: capture this response's usage (and maybe strip the injected usage chunk).</summary>
+    public Usage.UsageTracking? Tracking { get; set; }
+
+    /// <summary>Created by the usage-capture transform once the upstream answered 2xx.</summary>
+    public Usage.UsageAccumulator? Usage { get; set; }
 }

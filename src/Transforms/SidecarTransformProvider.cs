@@ -40,6 +40,7 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
     {
         context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader));
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
+        context.ResponseTransforms.Add(Usage.UsageCaptureTransform.Instance);
 
         var metadata = context.Cluster?.Metadata;
         var provider = ClusterMetadata.GetProvider(metadata);

@@ -70,6 +70,6 @@ public sealed class SidecarTransformProviderTests
         var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[1]);
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
-        Assert.Single(context.ResponseTransforms);
+        Assert.Equal(2, context.ResponseTransforms.Count);
     }
 }

@@ -22,6 +22,21 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
         var errors = new List<string>();
         Annotate(options, errors);
         Annotate(options.Identity, errors);
+        Annotate(options.RateLimits, errors);
+        foreach (var (tier, figures) in options.RateLimits.Tiers)
+        {
+            Annotate(figures, errors, $"Sidecar:RateLimits:Tiers:{tier}:");
+        }
+
+        foreach (var (model, figures) in options.RateLimits.Models)
+        {
+            Annotate(figures, errors, $"Sidecar:RateLimits:Models:{model}:");
+        }
+
+        foreach (var (model, price) in options.Pricing)
+        {
+            Annotate(price, errors, $"Sidecar:Pricing:{model}:");
+        }
 
         for (var i = 0; i < options.ClientKeys.Count; i++)
         {
@@ -63,12 +78,12 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
     [GeneratedRegex("^[A-Za-z0-9._@:-]{1,128}$")]
     internal static partial Regex UserIdPattern();
 
-    private static void Annotate(object instance, List<string> errors)
+    private static void Annotate(object instance, List<string> errors, string prefix = "")
     {
         var results = new List<ValidationResult>();
         if (!Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true))
         {
-            errors.AddRange(results.Select(r => r.ErrorMessage ?? "Invalid Sidecar configuration."));
+            errors.AddRange(results.Select(r => prefix + (r.ErrorMessage ?? "Invalid Sidecar configuration.")));
         }
     }
 }

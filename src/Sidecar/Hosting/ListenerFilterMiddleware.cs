@@ -15,7 +15,7 @@ internal sealed class ListenerFilterMiddleware(RequestDelegate next, ListenerReg
         if (endpoint is not null && listeners.IsSplit)
         {
             var management = endpoint.Metadata.GetMetadata<ManagementEndpointMetadata>() is not null;
-            var proxy = endpoint.Metadata.GetMetadata<RouteModel>() is not null;
+            var proxy = endpoint.Metadata.GetMetadata<RouteModel>() is not null || endpoint.Metadata.GetMetadata<ProxyEndpointMetadata>() is not null;
             if ((management && !listeners.IsManagementConnection(context)) || (proxy && !listeners.IsProxyConnection(context)))
             {
                 return NotFound.WriteAsync(context);

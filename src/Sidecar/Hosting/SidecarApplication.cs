@@ -5,6 +5,7 @@ using InferenceSidecar.Health;
 using InferenceSidecar.Identity;
 using InferenceSidecar.Logging;
 using InferenceSidecar.Proxy;
+using InferenceSidecar.RateLimiting;
 using Microsoft.Extensions.Configuration.Json;
 using Serilog;
 
@@ -23,6 +24,7 @@ internal static class SidecarApplication
 
         builder.Services.AddSidecarConfiguration(builder.Configuration);
         builder.Services.AddSidecarIdentity();
+        builder.Services.AddSidecarRateLimiting(builder.Configuration);
         builder.Services.AddSidecarProxy(builder.Configuration);
         builder.Services.AddSidecarHealth();
 
@@ -33,6 +35,7 @@ internal static class SidecarApplication
         app.UseMiddleware<ListenerFilterMiddleware>();
         app.MapSidecarHealth();
         app.MapSidecarDemo();
+        app.MapSidecarLimits();
         app.MapSidecarProxy();
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;

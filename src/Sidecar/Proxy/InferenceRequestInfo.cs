@@ -1,4 +1,24 @@
 namespace InferenceSidecar.Proxy;
 
 /// <summary>What the sidecar reads from a JSON inference request body.</summary>
-internal readonly record struct InferenceRequestInfo(string? Model, bool Stream);
+/// <param name="Model">Top-level <c>model</c>.</param>
+/// <param name="Stream">Top-level <c>stream: true</c>.</param>
+/// <param name="MaxOutputTokens"><c>max_tokens</c>, <c>max_completion_tokens</c> or <c>max_output_tokens</c>.</param>
+/// <param name="PromptBytes">UTF-8 bytes of every string under <c>messages</c>, <c>system</c>, <c>tools</c>, <c>functions</c>, <c>prompt</c>, <c>input</c>, <c>instructions</c>, except base64/URL payloads.</param>
+/// <param name="HasStreamOptions">A <c>stream_options</c> member is present.</param>
+/// <param name="IncludeUsage"><c>stream_options.include_usage</c> is true.</param>
+internal readonly record struct InferenceRequestInfo(
+    string? Model,
+    bool Stream,
+    int? MaxOutputTokens = null,
+    long PromptBytes = 0,
+    bool HasStreamOptions = false,
+    bool IncludeUsage = false)
+{
+    /// <summary>
+    /// The documented estimator: one token per four UTF-8 bytes of prompt text, rounded up, at least one. It reads the
+    /// same text the provider tokenizes (plus role names), so it tends to over-reserve slightly; reconciliation with
+    /// the provider's real usage corrects it after the response.
+    /// </summary>
+    public long EstimatedInputTokens => Math.Max(1, (PromptBytes + 3) / 4);
+}

@@ -1,6 +1,7 @@
 using InferenceSidecar.Demo;
 using InferenceSidecar.Errors;
 using InferenceSidecar.Identity;
+using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Transforms;
 using InferenceSidecar.Transforms.Keys;
 using InferenceSidecar.Transforms.Providers;
@@ -29,6 +30,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<ProxyRequestMiddleware>();
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
+            proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });
@@ -36,6 +38,7 @@ internal static class ProxyServiceCollectionExtensions
         // Resolve every cluster's key once at start, so a missing variable is warned about before the first request.
         app.Lifetime.ApplicationStarted.Register(() =>
         {
+            app.Services.GetService<Redis.RedisConnection>(); // connect now, not on the first request
             var secrets = app.Services.GetRequiredService<SecretResolver>();
             foreach (var cluster in app.Services.GetRequiredService<IProxyStateLookup>().GetClusters())
             {

@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace InferenceSidecar.Configuration;
+
+/// <summary><c>Sidecar:RateLimits</c>: per-user, per-model token buckets and per-user daily budgets.</summary>
+internal sealed class RateLimitOptions
+{
+    /// <summary>What happens when Redis is configured but unreachable.</summary>
+    public FailureMode FailureMode { get; set; } = FailureMode.Open;
+
+    /// <summary>With Redis down in <c>Open</c> mode each replica enforces limit ÷ this locally.</summary>
+    [Range(1, 10_000, ErrorMessage = "Sidecar:RateLimits:ExpectedReplicas must be between 1 and 10000.")]
+    public int ExpectedReplicas { get; set; } = 1;
+
+    /// <summary>Limit figures per tier; a user's tier comes from their client key or <c>Sidecar:Users</c>, else <c>default</c>.</summary>
+    public Dictionary<string, LimitFigures> Tiers { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Per-model overrides of <c>RequestsPerMinute</c> and <c>TokensPerMinute</c>.</summary>
+    public Dictionary<string, LimitFigures> Models { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Output tokens reserved when a request names no output cap.</summary>
+    [Range(1, 10_000_000, ErrorMessage = "Sidecar:RateLimits:DefaultMaxOutputTokens must be between 1 and 10000000.")]
+    public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>Timeout of each Redis call on the request path.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
+}

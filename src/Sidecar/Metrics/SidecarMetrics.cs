@@ -1,0 +1,31 @@
+using System.Diagnostics.Metrics;
+
+namespace InferenceSidecar.Metrics;
+
+/// <summary>
+/// The sidecar's instruments, created once from <see cref="IMeterFactory"/>. Label values come from bounded sets
+/// (route ids, configured models plus <c>other</c>, limit kinds); never user ids.
+/// </summary>
+internal sealed class SidecarMetrics
+{
+    public const string MeterName = "InferenceSidecar";
+
+    private readonly Counter<long> _redisErrors;
+    private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _limiterFallback;
+
+    public SidecarMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(MeterName);
+        _redisErrors = meter.CreateCounter<long>("sidecar_redis_errors_total", description: "Redis calls that failed or timed out.");
+        _rateLimited = meter.CreateCounter<long>("sidecar_rate_limited_total", description: "Requests refused by a limit.");
+        _limiterFallback = meter.CreateCounter<long>("sidecar_limiter_fallback_total", description: "Limit decisions made by the local fallback limiter because Redis was unavailable.");
+    }
+
+    public void RedisError() => _redisErrors.Add(1);
+
+    public void RateLimited(string route, string model, string limit) =>
+        _rateLimited.Add(1, new("route", route), new("model", model), new("limit", limit));
+
+    public void LimiterFallback() => _limiterFallback.Add(1);
+}

@@ -1,0 +1,75 @@
+using System.Security.Cryptography;
+using System.Text;
+using InferenceSidecar.Configuration;
+
+namespace InferenceSidecar.RateLimiting;
+
+/// <summary>
+/// The buckets one request draws from, built from the live options: per (user, model) requests and tokens per minute
+/// (model override, else tier), per user daily tokens and daily cost (tier). A figure of 0 or absent adds no bucket.
+/// </summary>
+internal sealed class LimitPlan
+{
+    private LimitPlan(string model, long reservedTokens, double reservedCostMicros, BucketSpec[] buckets)
+    {
+        Model = model;
+        ReservedTokens = reservedTokens;
+        ReservedCostMicros = reservedCostMicros;
+        Buckets = buckets;
+    }
+
+    /// <summary>The model name as used in keys (sanitised).</summary>
+    public string Model { get; }
+
+    public long ReservedTokens { get; }
+
+    public double ReservedCostMicros { get; }
+
+    public BucketSpec[] Buckets { get; }
+
+    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1)
+    {
+        var limits = options.RateLimits;
+        var tierFigures = limits.Tiers.GetValueOrDefault(tier) ?? limits.Tiers.GetValueOrDefault("default");
+        var modelKey = KeySafe(model);
+        var modelFigures = model is null ? null : limits.Models.GetValueOrDefault(model);
+        var price = model is null ? null : options.Pricing.GetValueOrDefault(model);
+        var tokens = inputTokens + outputTokens;
+        var cost = price is null ? 0 : (inputTokens * price.InputPerMillion) + (outputTokens * price.OutputPerMillion);
+
+        var buckets = new List<BucketSpec>(4);
+        var prefix = "rl:{" + user + "}:";
+        Add(buckets, prefix + modelKey + ":req", LimitKind.Requests, false, modelFigures?.RequestsPerMinute ?? tierFigures?.RequestsPerMinute, 1, divisor);
+        Add(buckets, prefix + modelKey + ":tok", LimitKind.Tokens, false, modelFigures?.TokensPerMinute ?? tierFigures?.TokensPerMinute, tokens, divisor);
+        Add(buckets, prefix + "day:tok", LimitKind.DailyTokens, true, tierFigures?.TokensPerDay, tokens, divisor);
+        Add(buckets, prefix + "day:cost", LimitKind.DailyCost, true, tierFigures?.CostPerDay * 1_000_000, cost, divisor);
+        return new LimitPlan(modelKey, tokens, cost, [.. buckets]);
+    }
+
+    /// <summary>Model names come from request bodies: anything unusual is hashed so keys and labels stay bounded and safe.</summary>
+    public static string KeySafe(string? model)
+    {
+        if (string.IsNullOrEmpty(model))
+        {
+            return "unknown";
+        }
+
+        if (model.Length <= 100 && model.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or ':' or '/' or '@'))
+        {
+            return model;
+        }
+
+        return "h-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model)))[..16];
+    }
+
+    private static void Add(List<BucketSpec> buckets, string key, LimitKind kind, bool daily, double? capacity, double cost, int divisor)
+    {
+        if (capacity is not > 0)
+        {
+            return;
+        }
+
+        var share = capacity.Value / divisor;
+        buckets.Add(new BucketSpec(key, kind, daily, share, daily ? 0 : share / 60.0, cost));
+    }
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Hosting;
+using InferenceSidecar.Identity;
+using InferenceSidecar.Transforms.Errors;
+
+namespace InferenceSidecar.RateLimiting;
+
+/// <summary>
+/// <c>GET /sidecar/v1/limits</c> on the proxy port: the calling identity's limits, used, remaining and reset times per
+/// model (configured models, models it used recently here, and any <c>?model=</c>), plus its daily budgets. Reads only.
+/// </summary>
+internal static class LimitsEndpoint
+{
+    public static IEndpointRouteBuilder MapSidecarLimits(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/sidecar/v1/limits", HandleAsync).WithMetadata(ProxyEndpointMetadata.Instance);
+        return endpoints;
+    }
+
+    private static async Task HandleAsync(HttpContext context, IdentityResolver identities, LiveOptions<SidecarOptions> live, RateLimiter limiter, RecentModels recent)
+    {
+        var provider = NotFound.GuessProvider(context.Request);
+        var options = live.Current;
+        var identity = identities.Resolve(context.Request.Headers, options);
+        if (!identity.Succeeded)
+        {
+            await ProviderErrors.WriteAsync(context, provider, identity.Status, identity.Message, identity.Code);
+            return;
+        }
+
+        var models = context.Request.Query["model"].Where(m => !string.IsNullOrWhiteSpace(m)).Select(m => m!)
+            .Concat(options.RateLimits.Models.Keys)
+            .Concat(recent.For(identity.User))
+            .Distinct(StringComparer.Ordinal)
+            .Take(64)
+            .ToArray();
+
+        var perModel = new Dictionary<string, Dictionary<string, object>>(StringComparer.Ordinal);
+        Dictionary<string, object>? daily = null;
+        foreach (var model in models)
+        {
+            var decision = await limiter.ReserveAsync(identity.User, identity.Tier, model, 0, 0, peek: true, context.RequestAborted);
+            if (decision.StoreUnavailable)
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await ProviderErrors.WriteAsync(context, provider, 503, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+                return;
+            }
+
+            var entry = new Dictionary<string, object>(StringComparer.Ordinal);
+            for (var i = 0; i < decision.Plan.Buckets.Length; i++)
+            {
+                var bucket = decision.Plan.Buckets[i];
+                var reading = decision.Result.Readings[i];
+                var state = Describe(bucket, reading);
+                switch (bucket.Limit)
+                {
+                    case LimitKind.Requests:
+                        entry["requests_per_minute"] = state;
+                        break;
+                    case LimitKind.Tokens:
+                        entry["tokens_per_minute"] = state;
+                        break;
+                    case LimitKind.DailyTokens:
+                        (daily ??= [])["tokens"] = state;
+                        break;
+                    case LimitKind.DailyCost:
+                        (daily ??= [])["cost_usd"] = state;
+                        break;
+                }
+            }
+
+            perModel[model] = entry;
+        }
+
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(
+            context.Response.Body,
+            new Dictionary<string, object?> { ["user"] = identity.User, ["tier"] = identity.Tier, ["models"] = perModel, ["daily"] = daily },
+            cancellationToken: context.RequestAborted);
+    }
+
+    private static Dictionary<string, double> Describe(BucketSpec bucket, BucketReading reading)
+    {
+        var scale = bucket.Limit == LimitKind.DailyCost ? 1_000_000.0 : 1.0;
+        var remaining = Math.Max(0, reading.Remaining);
+        return new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["limit"] = Math.Round(bucket.Capacity / scale, 6),
+            ["used"] = Math.Round((bucket.Capacity - remaining) / scale, 6),
+            ["remaining"] = Math.Round(remaining / scale, 6),
+            ["reset_seconds"] = Math.Round(reading.ResetAfter.TotalSeconds, 3),
+        };
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text.Json.Nodes;
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Metrics;
+using InferenceSidecar.Proxy;
+using InferenceSidecar.Transforms;
+using InferenceSidecar.Transforms.Errors;
+using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Transforms.Usage;
+
+namespace InferenceSidecar.RateLimiting;
+
+/// <summary>
+/// Reserves before forwarding, reconciles after. The reservation is the estimated input tokens plus the requested
+/// output cap (or <c>DefaultMaxOutputTokens</c>); every bucket is checked and taken at once, so concurrent requests
+/// cannot overshoot. A refused request gets 429 with <c>Retry-After</c> in the route's dialect. After the response the
+/// real usage (JSON or SSE) replaces the reservation; an upstream failure gives it all back; a stream cut short is
+/// charged its input plus what was streamed.
+/// </summary>
+/// <remarks>
+/// Why a middleware and not ASP.NET Core's <c>RateLimiter</c> policies: those acquire a permit count before the request
+/// and release leases with no way to say "this request really cost N tokens" afterwards, and they cannot make one
+/// atomic decision over four buckets in Redis. Reservation with reconciliation is the whole point here, so this sits
+/// at the same place in YARP's pipeline as a route's rate-limiter policy would.
+/// </remarks>
+internal sealed class RateLimitMiddleware(
+    RequestDelegate next,
+    RateLimiter limiter,
+    LiveOptions<SidecarOptions> live,
+    PricingCatalog pricing,
+    RecentModels recent,
+    SidecarMetrics metrics,
+    TimeProvider time)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var parsed = context.Features.Get<ParsedRequest>();
+        if (parsed is null || feature.UserId is null)
+        {
+            await next(context); // not an inference call (e.g. GET /v1/models): nothing to limit
+            return;
+        }
+
+        var info = parsed.Info;
+        var input = info.EstimatedInputTokens;
+        var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens);
+        var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
+        recent.Add(feature.UserId, info.Model);
+
+        if (decision.StoreUnavailable)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+            return;
+        }
+
+        if (!decision.Allowed)
+        {
+            var bucket = decision.RejectedBucket!.Value;
+            metrics.RateLimited(feature.RouteId, decision.Plan.Model, bucket.Limit.ToString());
+            RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+            context.Response.Headers.RetryAfter = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
+            return;
+        }
+
+        if (decision.Plan.Buckets.Length > 0)
+        {
+            context.Response.OnStarting(() =>
+            {
+                RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+                return Task.CompletedTask;
+            });
+        }
+
+        var strip = false;
+        if (info.Stream && feature.Provider != ProviderKind.Anthropic && !info.IncludeUsage)
+        {
+            AskForUsage(context.Request, parsed);
+            strip = true;
+        }
+
+        feature.Tracking = new UsageTracking(strip);
+        try
+        {
+            await next(context);
+            if (context.Response.Body is UsageCaptureStream capture && !context.RequestAborted.IsCancellationRequested)
+            {
+                await capture.CompleteAsync(context.RequestAborted);
+            }
+        }
+        finally
+        {
+            feature.Usage?.Complete();
+            var (tokens, inputTokens, outputTokens) = Actual(feature, input);
+            var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens);
+            context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
+        }
+    }
+
+    /// <summary>
+    /// What the request really used: the provider's final usage; else (stream cut, client gone) the input it reported or
+    /// we estimated plus one token per four bytes of streamed text; nothing when the upstream failed.
+    /// </summary>
+    private static (long Total, long Input, long Output) Actual(SidecarRequestFeature feature, long estimatedInput)
+    {
+        if (feature.UpstreamStatus is not (>= 200 and < 300))
+        {
+            return (0, 0, 0);
+        }
+
+        var usage = feature.Usage;
+        if (usage is null)
+        {
+            return (estimatedInput, estimatedInput, 0);
+        }
+
+        var input = usage.InputTokens ?? estimatedInput;
+        var output = usage.HasFinalUsage && usage.OutputTokens is { } final
+            ? final
+            : Math.Max(usage.OutputTokens ?? 0, (usage.StreamedTextBytes + 3) / 4);
+        return (input + output, input, output);
+    }
+
+    /// <summary>
+    /// OpenAI streams carry usage only when asked: ask upstream, and strip the extra chunk on the way back, so the
+    /// client sees exactly what it would have seen without the sidecar.
+    /// </summary>
+    private static void AskForUsage(HttpRequest request, ParsedRequest parsed)
+    {
+        var body = parsed.Body.Span;
+        byte[] rewritten;
+        if (!parsed.Info.HasStreamOptions)
+        {
+            var brace = body.IndexOf((byte)'{');
+            var rest = body[(brace + 1)..];
+            var empty = rest.TrimStart(" \t\r\n"u8).StartsWith("}"u8);
+            var insert = empty ? "\"stream_options\":{\"include_usage\":true}"u8 : "\"stream_options\":{\"include_usage\":true},"u8;
+            rewritten = [.. body[..(brace + 1)], .. insert, .. rest];
+        }
+        else
+        {
+            var json = JsonNode.Parse(body)!.AsObject();
+            if (json["stream_options"] is JsonObject options)
+            {
+                options["include_usage"] = true;
+            }
+            else
+            {
+                json["stream_options"] = new JsonObject { ["include_usage"] = true };
+            }
+
+            rewritten = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+        }
+
+        request.Body = new MemoryStream(rewritten, writable: false);
+        request.ContentLength = rewritten.Length;
+        request.Headers.Remove("Transfer-Encoding");
+    }
+
+    private static string Describe(BucketSpec bucket, LimitDecision decision)
+    {
+        var seconds = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
+        return bucket.Limit switch
+        {
+            LimitKind.Requests => $"Rate limit reached for requests per minute on model {decision.Plan.Model} (limit {bucket.Capacity:0.##}). Retry after {seconds} s.",
+            LimitKind.Tokens => $"Rate limit reached for tokens per minute on model {decision.Plan.Model} (limit {bucket.Capacity:0.##}, this request reserves {bucket.Cost:0}). Retry after {seconds} s.",
+            LimitKind.DailyTokens => $"Daily token budget reached (limit {bucket.Capacity:0.##}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
+            _ => $"Daily cost budget reached (limit ${bucket.Capacity / 1_000_000:0.######}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
+        };
+    }
+}

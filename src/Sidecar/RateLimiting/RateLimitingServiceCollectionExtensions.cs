@@ -1,0 +1,40 @@
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Health;
+using InferenceSidecar.Metrics;
+using InferenceSidecar.Redis;
+
+namespace InferenceSidecar.RateLimiting;
+
+internal static class RateLimitingServiceCollectionExtensions
+{
+    /// <summary>The limiter: in memory, or shared through Redis when <c>ConnectionStrings:Redis</c> is set.</summary>
+    public static IServiceCollection AddSidecarRateLimiting(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton<SidecarMetrics>();
+        services.AddSingleton<MemoryRateLimitStore>();
+        services.AddSingleton<PricingCatalog>();
+        services.AddSingleton<RecentModels>();
+
+        var connectionString = configuration.GetConnectionString("Redis");
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            services.AddSingleton(sp => new RateLimiter(
+                sp.GetRequiredService<LiveOptions<SidecarOptions>>(), sp.GetRequiredService<MemoryRateLimitStore>(), sp.GetRequiredService<SidecarMetrics>()));
+            return services;
+        }
+
+        services.AddSingleton(sp => new RedisConnection(connectionString, sp.GetRequiredService<SidecarMetrics>(), sp.GetRequiredService<ILogger<RedisConnection>>()));
+        services.AddSingleton(sp =>
+        {
+            var live = sp.GetRequiredService<LiveOptions<SidecarOptions>>();
+            return new RedisRateLimitStore(sp.GetRequiredService<RedisConnection>(), () => live.Current.RateLimits.RedisTimeout);
+        });
+        services.AddSingleton(sp => new RateLimiter(
+            sp.GetRequiredService<LiveOptions<SidecarOptions>>(),
+            sp.GetRequiredService<MemoryRateLimitStore>(),
+            sp.GetRequiredService<SidecarMetrics>(),
+            sp.GetRequiredService<RedisRateLimitStore>()));
+        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
+        return services;
+    }
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using InferenceSidecar.Redis;
+using StackExchange.Redis;
+
+namespace InferenceSidecar.RateLimiting;
+
+/// <summary>
+/// Buckets in Redis, shared exactly by every replica. One Lua script per request checks and reserves every bucket at
+/// once (no check-then-act race), reads the clock from Redis <c>TIME</c> (no skew between pods), and sets TTLs so idle
+/// keys expire. Reconciliation is a second script, run after the response. Daily keys get the UTC day appended
+/// inside the script. All keys of a user share the <c>{user}</c> hash tag.
+/// </summary>
+internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout) : IRateLimitStore
+{
+    // ARGV: peek, n, then per bucket: daily(0/1), capacity, refill/s, cost. Returns: rejected index (1-based, 0 = none),
+    // retry-after seconds, then per bucket: remaining, seconds until full.
+    private const string ReserveScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+        local day = math.floor(tonumber(t[1]) / 86400)
+        local midnight = (day + 1) * 86400 - now
+        local peek = ARGV[1] == '1'
+        local n = tonumber(ARGV[2])
+        local avail, keys = {}, {}
+        local rejected, wait = 0, 0
+        for i = 1, n do
+          local b = 2 + (i - 1) * 4
+          local cap, rate = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+          local cost = math.min(tonumber(ARGV[b + 4]), cap)
+          if ARGV[b + 1] == '0' then
+            keys[i] = KEYS[i]
+            local s = redis.call('HMGET', keys[i], 'v', 'a')
+            local v = cap
+            if s[1] then v = math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * rate) end
+            avail[i] = v
+            if rejected == 0 and v < cost then rejected = i; wait = (cost - v) / rate end
+          else
+            keys[i] = KEYS[i] .. ':' .. day
+            avail[i] = cap - tonumber(redis.call('GET', keys[i]) or '0')
+            if rejected == 0 and avail[i] < cost then rejected = i; wait = midnight end
+          end
+        end
+        local out = { rejected, tostring(wait) }
+        for i = 1, n do
+          local b = 2 + (i - 1) * 4
+          local cap, rate = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+          local cost = math.min(tonumber(ARGV[b + 4]), cap)
+          local v = avail[i]
+          if rejected == 0 and not peek then
+            v = v - cost
+            if ARGV[b + 1] == '0' then
+              redis.call('HSET', keys[i], 'v', tostring(v), 'a', tostring(now))
+              redis.call('PEXPIRE', keys[i], math.ceil(((cap - v) / rate + 60) * 1000))
+            else
+              redis.call('INCRBYFLOAT', keys[i], cost)
+              redis.call('EXPIRE', keys[i], math.ceil(midnight) + 3600)
+            end
+          end
+          if ARGV[b + 1] == '0' then out[#out + 1] = tostring(v); out[#out + 1] = tostring(math.max(0, cap - v) / rate)
+          else out[#out + 1] = tostring(v); out[#out + 1] = tostring(midnight) end
+        end
+        return out
+        """;
+
+    // ARGV: n, then per bucket: daily(0/1), capacity, refill/s, delta (positive takes more, negative gives back).
+    private const string AdjustScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+        local day = math.floor(tonumber(t[1]) / 86400)
+        local midnight = (day + 1) * 86400 - now
+        local n = tonumber(ARGV[1])
+        for i = 1, n do
+          local b = 1 + (i - 1) * 4
+          local cap, rate, delta = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+          if delta ~= 0 then
+            if ARGV[b + 1] == '0' then
+              local s = redis.call('HMGET', KEYS[i], 'v', 'a')
+              local v = cap
+              if s[1] then v = math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * rate) end
+              v = math.min(cap, v - delta)
+              redis.call('HSET', KEYS[i], 'v', tostring(v), 'a', tostring(now))
+              redis.call('PEXPIRE', KEYS[i], math.ceil(((cap - v) / rate + 60) * 1000))
+            else
+              local key = KEYS[i] .. ':' .. day
+              local used = math.max(0, tonumber(redis.call('GET', key) or '0') + delta)
+              redis.call('SET', key, tostring(used), 'EX', math.ceil(midnight) + 3600)
+            end
+          end
+        end
+        return n
+        """;
+
+    public async ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken)
+    {
+        var keys = new RedisKey[buckets.Count];
+        var args = new RedisValue[2 + (buckets.Count * 4)];
+        args[0] = peek ? "1" : "0";
+        args[1] = buckets.Count;
+        for (var i = 0; i < buckets.Count; i++)
+        {
+            keys[i] = buckets[i].Key;
+            Fill(args, 2 + (i * 4), buckets[i], buckets[i].Cost);
+        }
+
+        var result = await redis.RunAsync(db => db.ScriptEvaluateAsync(ReserveScript, keys, args), timeout(), cancellationToken);
+        var values = (RedisResult[])result!;
+        var rejected = (int)values[0] - 1;
+        var readings = new BucketReading[buckets.Count];
+        for (var i = 0; i < buckets.Count; i++)
+        {
+            readings[i] = new BucketReading(Parse(values[2 + (i * 2)]), TimeSpan.FromSeconds(Parse(values[3 + (i * 2)])));
+        }
+
+        return new ReservationResult(rejected, TimeSpan.FromSeconds(Parse(values[1])), readings);
+    }
+
+    public async ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
+    {
+        var keys = new RedisKey[buckets.Count];
+        var args = new RedisValue[1 + (buckets.Count * 4)];
+        args[0] = buckets.Count;
+        for (var i = 0; i < buckets.Count; i++)
+        {
+            keys[i] = buckets[i].Key;
+            Fill(args, 1 + (i * 4), buckets[i], deltas[i]);
+        }
+
+        await redis.RunAsync(db => db.ScriptEvaluateAsync(AdjustScript, keys, args), timeout(), cancellationToken);
+    }
+
+    private static void Fill(RedisValue[] args, int at, BucketSpec bucket, double last)
+    {
+        args[at] = bucket.Daily ? "1" : "0";
+        args[at + 1] = Format(bucket.Capacity);
+        args[at + 2] = Format(bucket.RefillPerSecond);
+        args[at + 3] = Format(last);
+    }
+
+    private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static double Parse(RedisResult value) => double.Parse((string)value!, CultureInfo.InvariantCulture);
+}

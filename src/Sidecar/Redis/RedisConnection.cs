@@ -1,0 +1,78 @@
+using InferenceSidecar.Metrics;
+using StackExchange.Redis;
+
+namespace InferenceSidecar.Redis;
+
+/// <summary>
+/// The one shared <see cref="ConnectionMultiplexer"/> for <c>ConnectionStrings:Redis</c>. It connects in the background
+/// (<c>abortConnect=false</c>), so the sidecar starts and serves while Redis is down, and reconnects by itself.
+/// StackExchange.Redis 1.2.6 has no async timeout, so every call goes through <see cref="RunAsync{T}"/>.
+/// </summary>
+internal sealed partial class RedisConnection : IDisposable
+{
+    private readonly ConnectionMultiplexer _multiplexer;
+    private readonly SidecarMetrics _metrics;
+    private readonly ILogger<RedisConnection> _logger;
+    private int _failing;
+
+    public RedisConnection(string connectionString, SidecarMetrics metrics, ILogger<RedisConnection> logger)
+    {
+        _metrics = metrics;
+        _logger = logger;
+        var options = ConfigurationOptions.Parse(connectionString);
+        options.AbortOnConnectFail = false;
+        if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            options.ConnectTimeout = 1000;
+        }
+
+        if (!connectionString.Contains("connectRetry", StringComparison.OrdinalIgnoreCase))
+        {
+            options.ConnectRetry = 1;
+        }
+
+        options.KeepAlive = 1;
+        _multiplexer = ConnectionMultiplexer.Connect(options);
+    }
+
+    public bool IsConnected => _multiplexer.IsConnected;
+
+    public IDatabase Database => _multiplexer.GetDatabase();
+
+    /// <summary>Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as <see cref="RedisUnavailableException"/>.</summary>
+    public async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await call(_multiplexer.GetDatabase()).WaitAsync(timeout, cancellationToken);
+            if (Interlocked.Exchange(ref _failing, 0) == 1)
+            {
+                LogRecovered(_logger);
+            }
+
+            return result;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or RedisTimeoutException or RedisConnectionException or OperationCanceledException)
+        {
+            _metrics.RedisError();
+            if (Interlocked.Exchange(ref _failing, 1) == 0)
+            {
+                LogFailing(_logger, ex.GetType().Name);
+            }
+
+            throw new RedisUnavailableException(ex.GetType().Name);
+        }
+    }
+
+    public void Dispose() => _multiplexer.Dispose();
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Redis is unavailable ({ExceptionType}); shared limits fall back per FailureMode until it returns.")]
+    private static partial void LogFailing(ILogger logger, string exceptionType);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Redis is reachable again; shared limits are enforced.")]
+    private static partial void LogRecovered(ILogger logger);
+}

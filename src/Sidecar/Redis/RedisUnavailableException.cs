@@ -1,0 +1,4 @@
+namespace InferenceSidecar.Redis;
+
+/// <summary>Redis did not answer in time or at all. Carries only the failure's type name.</summary>
+internal sealed class RedisUnavailableException(string reason) : Exception("Redis unavailable: " + reason);

@@ -1,0 +1,381 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace InferenceSidecar.Transforms.Usage;
+
+/// <summary>
+/// Reads token usage from a response as it passes: a JSON body (<c>usage</c> at the top level), or an SSE stream
+/// event by event — OpenAI's final usage chunk, Anthropic's <c>message_start</c> (input, cache tokens) and
+/// <c>message_delta</c> (output). It also counts the bytes of streamed text, so a stream cut before its usage can be
+/// charged by estimate. With <see cref="StripInjectedUsage"/>, the usage chunk the sidecar asked for (and the
+/// <c>"usage":null</c> members that come with it) are removed, so the client sees exactly what it asked for.
+/// </summary>
+internal sealed class UsageAccumulator : IDisposable
+{
+    private const int MaxJsonBytes = 8 * 1024 * 1024;
+    private static readonly byte[] UsageNullWithComma = ",\"usage\":null"u8.ToArray();
+    private static readonly byte[] UsageNullFirst = "\"usage\":null,"u8.ToArray();
+
+    private byte[]? _buffer;
+    private int _length;
+    private bool _overflow;
+
+    public UsageAccumulator(bool isSse, bool stripInjectedUsage)
+    {
+        IsSse = isSse;
+        StripInjectedUsage = stripInjectedUsage && isSse;
+    }
+
+    public bool IsSse { get; }
+
+    public bool StripInjectedUsage { get; }
+
+    /// <summary>Input tokens including Anthropic cache-read and cache-creation tokens.</summary>
+    public long? InputTokens { get; private set; }
+
+    public long? OutputTokens { get; private set; }
+
+    /// <summary>The provider's final usage arrived (JSON usage, OpenAI usage chunk, Anthropic message_delta).</summary>
+    public bool HasFinalUsage { get; private set; }
+
+    /// <summary>UTF-8 bytes of streamed text deltas seen so far.</summary>
+    public long StreamedTextBytes { get; private set; }
+
+    /// <summary>The stream's own end marker arrived (<c>[DONE]</c> or <c>message_stop</c>).</summary>
+    public bool SawEnd { get; private set; }
+
+    /// <summary>
+    /// Feeds response bytes. For SSE, complete events are parsed; with stripping on, the bytes to forward are written
+    /// to <paramref name="forward"/> (complete events only) and the method returns true; otherwise the caller forwards
+    /// the input as it is.
+    /// </summary>
+    public bool Observe(ReadOnlySpan<byte> data, IBufferWriter<byte> forward)
+    {
+        if (!IsSse)
+        {
+            Append(data, MaxJsonBytes);
+            return false;
+        }
+
+        Append(data, int.MaxValue);
+        var pending = _buffer.AsSpan(0, _length);
+        var consumed = 0;
+        while (true)
+        {
+            var rest = pending[consumed..];
+            var end = rest.IndexOf("\n\n"u8);
+            var crlf = rest.IndexOf("\r\n\r\n"u8);
+            var separator = 2;
+            if (crlf >= 0 && (end < 0 || crlf < end))
+            {
+                end = crlf;
+                separator = 4;
+            }
+
+            if (end < 0)
+            {
+                break;
+            }
+
+            var evt = rest[..(end + separator)];
+            var keep = ParseEvent(evt[..end]);
+            if (StripInjectedUsage && keep)
+            {
+                WriteStripped(evt, forward);
+            }
+
+            consumed += end + separator;
+        }
+
+        if (consumed > 0)
+        {
+            pending[consumed..].CopyTo(_buffer);
+            _length -= consumed;
+        }
+
+        return StripInjectedUsage;
+    }
+
+    /// <summary>Bytes held back waiting for an event boundary (only when stripping); forwarded as they are at the end.</summary>
+    public ReadOnlySpan<byte> TakePending()
+    {
+        var pending = _buffer.AsSpan(0, _length).ToArray();
+        _length = 0;
+        return pending;
+    }
+
+    /// <summary>Ends the body: a buffered JSON body is parsed for its usage.</summary>
+    public void Complete()
+    {
+        if (!IsSse && !_overflow && _length > 0)
+        {
+            try
+            {
+                var reader = new Utf8JsonReader(_buffer.AsSpan(0, _length));
+                Scan(ref reader, out _, out _);
+            }
+            catch (JsonException)
+            {
+                // Not JSON (or truncated): no usage; the caller estimates.
+            }
+        }
+
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            _length = 0;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Append(ReadOnlySpan<byte> data, int max)
+    {
+        if (_overflow)
+        {
+            return;
+        }
+
+        if ((long)_length + data.Length > max)
+        {
+            _overflow = true;
+            return;
+        }
+
+        if (_buffer is null || _buffer.Length - _length < data.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(4096, (_length + data.Length) * 2));
+            _buffer?.AsSpan(0, _length).CopyTo(bigger);
+            if (_buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
+            _buffer = bigger;
+        }
+
+        data.CopyTo(_buffer.AsSpan(_length));
+        _length += data.Length;
+    }
+
+    /// <summary>Parses one SSE event; returns false when it is the injected usage chunk to drop.</summary>
+    private bool ParseEvent(ReadOnlySpan<byte> evt)
+    {
+        var keep = true;
+        while (!evt.IsEmpty)
+        {
+            var newline = evt.IndexOf((byte)'\n');
+            var line = newline < 0 ? evt : evt[..newline];
+            evt = newline < 0 ? [] : evt[(newline + 1)..];
+            line = line.TrimEnd((byte)'\r');
+            if (!line.StartsWith("data:"u8))
+            {
+                continue;
+            }
+
+            var payload = line[5..].TrimStart((byte)' ');
+            if (payload.SequenceEqual("[DONE]"u8))
+            {
+                SawEnd = true;
+                continue;
+            }
+
+            if (payload.IsEmpty || payload[0] != (byte)'{')
+            {
+                continue;
+            }
+
+            try
+            {
+                var reader = new Utf8JsonReader(payload);
+                Scan(ref reader, out var usageChunk, out var emptyChoices);
+                if (StripInjectedUsage && usageChunk && emptyChoices)
+                {
+                    keep = false;
+                }
+            }
+            catch (JsonException)
+            {
+                // A malformed event is passed through untouched and counts for nothing.
+            }
+        }
+
+        return keep;
+    }
+
+    private void Scan(ref Utf8JsonReader reader, out bool sawUsage, out bool emptyChoices)
+    {
+        sawUsage = false;
+        emptyChoices = false;
+        var messageStart = false;
+        long? input = null, output = null, cacheCreate = null, cacheRead = null;
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.PropertyName)
+            {
+                continue;
+            }
+
+            if (reader.ValueTextEquals("usage"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    sawUsage = true;
+                    ReadUsage(ref reader, ref input, ref output, ref cacheCreate, ref cacheRead);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else if (reader.ValueTextEquals("choices"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    var depth = reader.CurrentDepth;
+                    reader.Read();
+                    emptyChoices = reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == depth;
+                    if (!emptyChoices)
+                    {
+                        // Keep scanning inside the choices for streamed text.
+                        CountText(ref reader);
+                    }
+                }
+            }
+            else if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    if (reader.ValueTextEquals("message_start"u8))
+                    {
+                        messageStart = true;
+                    }
+                    else if (reader.ValueTextEquals("message_stop"u8))
+                    {
+                        SawEnd = true;
+                    }
+                }
+            }
+            else
+            {
+                CountText(ref reader);
+            }
+        }
+
+        if (!sawUsage)
+        {
+            return;
+        }
+
+        if (input is not null || cacheCreate is not null || cacheRead is not null)
+        {
+            InputTokens = (input ?? 0) + (cacheCreate ?? 0) + (cacheRead ?? 0);
+        }
+
+        if (output is not null)
+        {
+            OutputTokens = output;
+        }
+
+        if (!messageStart)
+        {
+            HasFinalUsage = true;
+        }
+    }
+
+    /// <summary>At a property name: adds a streamed text value's bytes (SSE only).</summary>
+    private void CountText(ref Utf8JsonReader reader)
+    {
+        if (!IsSse || reader.TokenType != JsonTokenType.PropertyName)
+        {
+            return;
+        }
+
+        if (reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("text"u8) || reader.ValueTextEquals("partial_json"u8)
+            || reader.ValueTextEquals("arguments"u8) || reader.ValueTextEquals("thinking"u8) || reader.ValueTextEquals("refusal"u8))
+        {
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                StreamedTextBytes += reader.ValueSpan.Length;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+    }
+
+    private static void ReadUsage(ref Utf8JsonReader reader, ref long? input, ref long? output, ref long? cacheCreate, ref long? cacheRead)
+    {
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != depth + 1)
+            {
+                continue;
+            }
+
+            ref var target = ref input;
+            if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8))
+            {
+                target = ref input;
+            }
+            else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8))
+            {
+                target = ref output;
+            }
+            else if (reader.ValueTextEquals("cache_creation_input_tokens"u8))
+            {
+                target = ref cacheCreate;
+            }
+            else if (reader.ValueTextEquals("cache_read_input_tokens"u8))
+            {
+                target = ref cacheRead;
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+                continue;
+            }
+
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            {
+                target = value;
+            }
+        }
+    }
+
+    private static void WriteStripped(ReadOnlySpan<byte> evt, IBufferWriter<byte> forward)
+    {
+        while (!evt.IsEmpty)
+        {
+            var at = evt.IndexOf(UsageNullWithComma);
+            var length = UsageNullWithComma.Length;
+            var first = evt.IndexOf(UsageNullFirst);
+            if (first >= 0 && (at < 0 || first < at))
+            {
+                at = first;
+                length = UsageNullFirst.Length;
+            }
+
+            if (at < 0)
+            {
+                forward.Write(evt);
+                return;
+            }
+
+            forward.Write(evt[..at]);
+            evt = evt[(at + length)..];
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Buffers;
+
+namespace InferenceSidecar.Transforms.Usage;
+
+/// <summary>
+/// Wraps the client response body: every write goes straight through (and every flush), while a copy feeds the
+/// <see cref="UsageAccumulator"/>. Nothing is buffered on the way to the client, except — only when the injected
+/// usage chunk must be removed — the bytes of an SSE event until its blank-line boundary.
+/// </summary>
+internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var forward = new ArrayBufferWriter<byte>();
+        if (usage.Observe(buffer.Span, forward))
+        {
+            if (forward.WrittenCount > 0)
+            {
+                await inner.WriteAsync(forward.WrittenMemory, cancellationToken);
+            }
+
+            return;
+        }
+
+        await inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override void Flush() => inner.Flush();
+
+    /// <summary>Forwards anything held back (a stream that ended without a final blank line).</summary>
+    public async Task CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (usage.StripInjectedUsage)
+        {
+            var pending = usage.TakePending().ToArray();
+            if (pending.Length > 0)
+            {
+                await inner.WriteAsync(pending, cancellationToken);
+            }
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

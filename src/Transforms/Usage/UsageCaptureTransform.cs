@@ -1,0 +1,27 @@
+using Yarp.ReverseProxy.Transforms;
+
+namespace InferenceSidecar.Transforms.Usage;
+
+/// <summary>
+/// For successful responses of requests the limiter is tracking, puts a <see cref="UsageCaptureStream"/> between
+/// YARP's body copy and the client, so usage is read from JSON bodies and SSE streams as they pass.
+/// </summary>
+internal sealed class UsageCaptureTransform : ResponseTransform
+{
+    public static UsageCaptureTransform Instance { get; } = new();
+
+    public override ValueTask ApplyAsync(ResponseTransformContext context)
+    {
+        var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
+        if (feature?.Usage is not null || context.ProxyResponse is not { IsSuccessStatusCode: true } response || feature?.Tracking is not { } tracking)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var isSse = response.Content.Headers.ContentType?.MediaType?.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
+        var usage = new UsageAccumulator(isSse, tracking.StripInjectedUsage);
+        feature.Usage = usage;
+        context.HttpContext.Response.Body = new UsageCaptureStream(context.HttpContext.Response.Body, usage);
+        return ValueTask.CompletedTask;
+    }
+}
