@@ -23,7 +23,12 @@ internal static class ProviderErrors
             return;
         }
 
-        response.Clear();
+        // Headers set on purpose before this call (Retry-After, x-ratelimit-*) stay; any body written so far does not.
+        if (response.Body.CanSeek)
+        {
+            response.Body.SetLength(0);
+        }
+
         response.StatusCode = status;
         response.ContentType = "application/json";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);

@@ -99,6 +99,11 @@ internal sealed class UsageAccumulator : IDisposable
     /// <summary>Bytes held back waiting for an event boundary (only when stripping); forwarded as they are at the end.</summary>
     public ReadOnlySpan<byte> TakePending()
     {
+        if (!StripInjectedUsage)
+        {
+            return [];
+        }
+
         var pending = _buffer.AsSpan(0, _length).ToArray();
         _length = 0;
         return pending;

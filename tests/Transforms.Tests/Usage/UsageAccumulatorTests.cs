@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Text;
+using InferenceSidecar.Transforms.Usage;
+
+namespace InferenceSidecar.Transforms.Tests.Usage;
+
+public sealed class UsageAccumulatorTests
+{
+    private const string OpenAIStreamWithUsage =
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n\n" +
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello \"},\"finish_reason\":null}],\"usage\":null}\n\n" +
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"world\"},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n" +
+        "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":2,\"total_tokens\":14}}\n\n" +
+        "data: [DONE]\n\n";
+
+    private const string OpenAIStreamAsClientAskedIt =
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n" +
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello \"},\"finish_reason\":null}]}\n\n" +
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"world\"},\"finish_reason\":\"stop\"}]}\n\n" +
+        "data: [DONE]\n\n";
+
+    private const string AnthropicStream =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"content\":[],\"usage\":{\"input_tokens\":20,\"cache_creation_input_tokens\":5,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n" +
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi there\"}}\n\n" +
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\n" +
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+    /// <summary>Feeds <paramref name="text"/> in pieces of <paramref name="piece"/> bytes and returns what would reach the client.</summary>
+    private static string Feed(UsageAccumulator usage, string text, int piece)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var client = new ArrayBufferWriter<byte>();
+        for (var i = 0; i < bytes.Length; i += piece)
+        {
+            var chunk = bytes.AsSpan(i, Math.Min(piece, bytes.Length - i));
+            var forward = new ArrayBufferWriter<byte>();
+            if (!usage.Observe(chunk, forward))
+            {
+                client.Write(chunk);
+            }
+            else
+            {
+                client.Write(forward.WrittenSpan);
+            }
+        }
+
+        client.Write(usage.TakePending());
+        usage.Complete();
+        return Encoding.UTF8.GetString(client.WrittenSpan);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    public void Observe_OpenAIStreamWithInjectedUsage_ReadsUsageAndClientSeesStreamWithoutIt(int piece)
+    {
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: true);
+
+        var client = Feed(usage, OpenAIStreamWithUsage, piece);
+
+        Assert.Equal(OpenAIStreamAsClientAskedIt, client);
+        Assert.True(usage.HasFinalUsage);
+        Assert.Equal(12, usage.InputTokens);
+        Assert.Equal(2, usage.OutputTokens);
+        Assert.True(usage.SawEnd);
+    }
+
+    [Fact]
+    public void Observe_OpenAIStreamClientAskedForUsage_PassedThroughUntouched()
+    {
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: false);
+
+        var client = Feed(usage, OpenAIStreamWithUsage, 13);
+
+        Assert.Equal(OpenAIStreamWithUsage, client);
+        Assert.Equal(14, usage.InputTokens + usage.OutputTokens);
+    }
+
+    [Fact]
+    public void Observe_AnthropicStream_InputIncludesCacheTokensAndOutputFromMessageDelta()
+    {
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: false);
+
+        Feed(usage, AnthropicStream, 11);
+
+        Assert.True(usage.HasFinalUsage);
+        Assert.Equal(125, usage.InputTokens);
+        Assert.Equal(9, usage.OutputTokens);
+        Assert.Equal(8, usage.StreamedTextBytes);
+        Assert.True(usage.SawEnd);
+    }
+
+    [Fact]
+    public void Observe_StreamCutBeforeUsage_NoFinalUsageButStreamedTextCounted()
+    {
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: false);
+        var cut = AnthropicStream[..AnthropicStream.IndexOf("event: message_delta", StringComparison.Ordinal)];
+
+        Feed(usage, cut, 5);
+
+        Assert.False(usage.HasFinalUsage);
+        Assert.Equal(125, usage.InputTokens);
+        Assert.Equal(8, usage.StreamedTextBytes);
+        Assert.False(usage.SawEnd);
+    }
+
+    [Theory]
+    [InlineData("{\"id\":\"x\",\"usage\":{\"prompt_tokens\":30,\"completion_tokens\":4,\"total_tokens\":34}}", 30, 4)]
+    [InlineData("{\"type\":\"message\",\"usage\":{\"input_tokens\":3,\"cache_read_input_tokens\":7,\"output_tokens\":2}}", 10, 2)]
+    public void Complete_JsonBody_ReadsTopLevelUsage(string body, long input, long output)
+    {
+        var usage = new UsageAccumulator(isSse: false, stripInjectedUsage: true);
+
+        var client = Feed(usage, body, 3);
+
+        Assert.Equal(body, client);
+        Assert.True(usage.HasFinalUsage);
+        Assert.Equal(input, usage.InputTokens);
+        Assert.Equal(output, usage.OutputTokens);
+    }
+}
