@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using InferenceSidecar.FakeProvider;
+using InferenceSidecar.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace InferenceSidecar.Tests.RateLimiting;
+
+/// <summary>Redis killed or frozen under a running sidecar: behaviour per FailureMode, never a 500, and recovery within 5 s.</summary>
+public sealed class RedisFailureTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly ProviderKeys _keys = new();
+    private RedisServer _redis = null!;
+    private FakeProviderServer _fake = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _fake = await FakeProviderServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _fake.DisposeAsync();
+        await _redis.DisposeAsync();
+        _keys.Dispose();
+    }
+
+    private Task<SidecarInstance> StartSidecarAsync(string failureMode)
+    {
+        var settings = TestSettings.PointAt(_fake, _keys);
+        settings["ConnectionStrings:Redis"] = _redis.ConnectionString;
+        settings["Sidecar:RateLimits:FailureMode"] = failureMode;
+        settings["Sidecar:RateLimits:ExpectedReplicas"] = "2";
+        settings["Sidecar:RateLimits:Models:gpt-4o:RequestsPerMinute"] = "20";
+        return SidecarInstance.StartAsync(settings);
+    }
+
+    private static async Task<int[]> SendAsync(SidecarInstance sidecar, string user, int count)
+    {
+        var statuses = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            statuses[i] = (await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", user)))).Status;
+        }
+
+        return statuses;
+    }
+
+    /// <summary>Sends one request per fresh user until its bucket shows up in Redis; returns how long that took.</summary>
+    private async Task<TimeSpan> TimeUntilSharedAgainAsync(SidecarInstance sidecar)
+    {
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; clock.Elapsed < TimeSpan.FromSeconds(15); i++)
+        {
+            var user = $"after-{i}";
+            var (status, _, _) = await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", user)));
+            Assert.NotEqual(500, status);
+            if (await _redis.CommandAsync($"EXISTS rl:{{{user}}}:gpt-4o:req") == ":1")
+            {
+                output.WriteLine($"shared limits enforced again {clock.Elapsed.TotalMilliseconds:0} ms after Redis returned");
+                return clock.Elapsed;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return clock.Elapsed;
+    }
+
+    [Fact]
+    public async Task Open_RedisKilledMidRun_LocalLimitAtShareNoErrorsAndSharedWithin5sOfReturn()
+    {
+        // Arrange
+        await using var sidecar = await StartSidecarAsync("Open");
+        var before = await SendAsync(sidecar, "user-before", 3);
+        Assert.Equal(":1", await _redis.CommandAsync("EXISTS rl:{user-before}:gpt-4o:req"));
+
+        // Act: Redis dies.
+        _redis.Kill();
+        var during = await SendAsync(sidecar, "user-during", 15);
+        var ready = await sidecar.Management.GetAsync("health/ready");
+        var readyBody = await ready.Content.ReadAsStringAsync();
+        await _redis.RestartAsync();
+        var recovery = await TimeUntilSharedAgainAsync(sidecar);
+
+        // Assert: served locally at 20 / 2 replicas, never a 500; ready (degraded) throughout; shared again quickly.
+        Assert.All(before, s => Assert.Equal(200, s));
+        Assert.Equal(10, during.Count(s => s == 200));
+        Assert.Equal(5, during.Count(s => s == 429));
+        Assert.Equal(200, (int)ready.StatusCode);
+        Assert.Contains("Degraded", readyBody, StringComparison.Ordinal);
+        Assert.Contains(sidecar.Logs.Events, e => e.RenderMessage().Contains("Redis is unavailable", StringComparison.Ordinal));
+        Assert.True(recovery <= TimeSpan.FromSeconds(5), $"shared limits came back after {recovery.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task Open_RedisFrozen_RequestsServedWithoutErrorsAndSharedAfterThaw()
+    {
+        await using var sidecar = await StartSidecarAsync("Open");
+        await SendAsync(sidecar, "warm", 1);
+
+        _redis.Freeze();
+        var clock = Stopwatch.StartNew();
+        var during = await SendAsync(sidecar, "user-frozen", 12);
+        var frozenFor = clock.Elapsed;
+        output.WriteLine($"12 requests against a frozen Redis took {frozenFor.TotalMilliseconds:0} ms in all");
+        _redis.Thaw();
+        var recovery = await TimeUntilSharedAgainAsync(sidecar);
+
+        Assert.All(during, s => Assert.True(s is 200 or 429, $"status {s}"));
+        Assert.Equal(10, during.Count(s => s == 200));
+        Assert.True(frozenFor < TimeSpan.FromSeconds(10), $"12 requests took {frozenFor.TotalSeconds:0.0} s against a frozen Redis");
+        Assert.True(recovery <= TimeSpan.FromSeconds(5), $"shared limits came back after {recovery.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task Closed_RedisKilled_503WithRetryAfterInDialectThenRecovers()
+    {
+        await using var sidecar = await StartSidecarAsync("Closed");
+        await SendAsync(sidecar, "warm", 1);
+
+        _redis.Kill();
+        var (status, body, response) = await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "closed-user")));
+        var anthropic = await Http.SendAsync(sidecar.Client, Http.Post("anthropic/v1/messages", Http.MessagesBody, ("X-User-Id", "closed-user")));
+        var ready = await sidecar.Management.GetAsync("health/ready");
+        await _redis.RestartAsync();
+        var recovery = await TimeUntilSharedAgainAsync(sidecar);
+
+        Assert.Equal(503, status);
+        Assert.Equal("1", response.Headers.GetValues("Retry-After").Single());
+        Assert.Equal("limits_unavailable", Http.Json(body).GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(503, anthropic.Status);
+        Assert.Equal("overloaded_error", Http.AnthropicErrorType(anthropic.Body));
+        Assert.Equal(503, (int)ready.StatusCode);
+        Assert.True(recovery <= TimeSpan.FromSeconds(5), $"came back after {recovery.TotalSeconds:0.0} s");
+    }
+}

@@ -1,0 +1,101 @@
+using InferenceSidecar.Metrics;
+using InferenceSidecar.RateLimiting;
+using InferenceSidecar.Redis;
+using InferenceSidecar.Tests.Infrastructure;
+using Microsoft.Extensions.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InferenceSidecar.Tests.RateLimiting;
+
+/// <summary>The Redis store's Lua scripts against a real redis-server.</summary>
+public sealed class RedisRateLimitStoreTests : IAsyncLifetime
+{
+    private RedisServer _redis = null!;
+    private RedisConnection _connection = null!;
+    private RedisRateLimitStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(meters), NullLogger<RedisConnection>.Instance);
+        _store = new RedisRateLimitStore(_connection, () => TimeSpan.FromSeconds(2));
+    }
+
+    public async Task DisposeAsync()
+    {
+        _connection.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    private static string Key() => "rl:{test-" + Guid.NewGuid().ToString("N") + "}:m";
+
+    [Fact]
+    public async Task ReserveAsync_UntilEmpty_ThenRejectedWithRetryAfterFromRefillRate()
+    {
+        BucketSpec[] buckets = [new(Key() + ":req", LimitKind.Requests, false, 3, 3 / 60.0, 1)];
+
+        var results = new List<ReservationResult>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await _store.ReserveAsync(buckets, peek: false, CancellationToken.None));
+        }
+
+        Assert.All(results.Take(3), r => Assert.True(r.Allowed));
+        Assert.False(results[3].Allowed);
+        Assert.InRange(results[3].RetryAfter.TotalSeconds, 19, 20); // 3/min: one every 20 s, minus the few ms elapsed
+        Assert.InRange(results[2].Readings[0].Remaining, 0, 0.01);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_SecondBucketRefuses_FirstNotTaken()
+    {
+        var key = Key();
+        BucketSpec[] buckets = [new(key + ":req", LimitKind.Requests, false, 10, 10 / 60.0, 1), new(key + ":day", LimitKind.DailyTokens, true, 100, 0, 80)];
+
+        var first = await _store.ReserveAsync(buckets, false, CancellationToken.None);
+        var second = await _store.ReserveAsync(buckets, false, CancellationToken.None);
+        var peek = await _store.ReserveAsync(buckets, true, CancellationToken.None);
+
+        Assert.True(first.Allowed);
+        Assert.False(second.Allowed);
+        Assert.Equal(1, second.RejectedIndex);
+        Assert.InRange(peek.Readings[0].Remaining, 9, 9.01);
+        Assert.Equal(20, peek.Readings[1].Remaining);
+        Assert.InRange(second.RetryAfter.TotalHours, 0, 24);
+    }
+
+    [Fact]
+    public async Task AdjustAsync_RefundAndOverrun_AppliedToBothKinds()
+    {
+        var key = Key();
+        BucketSpec[] buckets = [new(key + ":tok", LimitKind.Tokens, false, 1000, 1000 / 60.0, 500), new(key + ":day", LimitKind.DailyTokens, true, 1000, 0, 500)];
+        await _store.ReserveAsync(buckets, false, CancellationToken.None);
+
+        await _store.AdjustAsync(buckets, [-480.0, -480.0], CancellationToken.None);
+        var refunded = await _store.ReserveAsync(buckets, true, CancellationToken.None);
+        await _store.AdjustAsync(buckets, [2000.0, 2000.0], CancellationToken.None);
+        var overrun = await _store.ReserveAsync(buckets, true, CancellationToken.None);
+
+        Assert.InRange(refunded.Readings[0].Remaining, 980, 1000);
+        Assert.Equal(980, refunded.Readings[1].Remaining);
+        Assert.True(overrun.Readings[0].Remaining < 0);
+        Assert.Equal(-1020, overrun.Readings[1].Remaining);
+        Assert.False(overrun.Allowed);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_KeysGetTtls()
+    {
+        var key = Key();
+        BucketSpec[] buckets = [new(key + ":req", LimitKind.Requests, false, 60, 1, 1), new(key + ":day", LimitKind.DailyTokens, true, 100, 0, 1)];
+
+        await _store.ReserveAsync(buckets, false, CancellationToken.None);
+        var bucketTtl = await _redis.CommandAsync($"PTTL {key}:req");
+        var dayKeys = await _redis.CommandAsync($"KEYS {key.Replace("{", "\\{", StringComparison.Ordinal).Replace("}", "\\}", StringComparison.Ordinal)}:day:*");
+
+        Assert.InRange(long.Parse(bucketTtl![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 62_000);
+        Assert.Equal("*1", dayKeys);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using InferenceSidecar.FakeProvider;
+using InferenceSidecar.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace InferenceSidecar.Tests.RateLimiting;
+
+/// <summary>
+/// Three sidecar replicas sharing one real Redis: 64 concurrent clients for one user and model never get more than
+/// the limit admitted across all three, and another user is unaffected.
+/// </summary>
+public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int RequestLimit = 20;
+    private const int TokenLimit = 1000;
+    private readonly ProviderKeys _keys = new();
+    private readonly List<SidecarInstance> _replicas = [];
+    private RedisServer _redis = null!;
+    private FakeProviderServer _fake = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _fake = await FakeProviderServer.StartAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            var settings = TestSettings.PointAt(_fake, _keys);
+            settings["ConnectionStrings:Redis"] = _redis.ConnectionString;
+            settings["Sidecar:RateLimits:RedisTimeout"] = "00:00:02"; // this test is about exactness, not latency
+            settings["Sidecar:RateLimits:Models:gpt-4o:RequestsPerMinute"] = RequestLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["Sidecar:RateLimits:Models:gpt-4o:TokensPerMinute"] = "0";
+            settings["Sidecar:RateLimits:Models:tpm-model:RequestsPerMinute"] = "0";
+            settings["Sidecar:RateLimits:Models:tpm-model:TokensPerMinute"] = TokenLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "1000";
+            _replicas.Add(await SidecarInstance.StartAsync(settings));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var replica in _replicas)
+        {
+            await replica.DisposeAsync();
+        }
+
+        await _fake.DisposeAsync();
+        await _redis.DisposeAsync();
+        _keys.Dispose();
+    }
+
+    private async Task<(int[] Statuses, TimeSpan Elapsed)> BurstAsync(string user, string body, int clients)
+    {
+        using var start = new ManualResetEventSlim();
+        var clock = Stopwatch.StartNew();
+        var tasks = Enumerable.Range(0, clients).Select(async i =>
+        {
+            var replica = _replicas[i % _replicas.Count];
+            var (status, _, _) = await Http.SendAsync(replica.Client, Http.Post("openai/v1/chat/completions", body, ("X-User-Id", user)));
+            return status;
+        }).ToArray();
+        var statuses = await Task.WhenAll(tasks);
+        return (statuses, clock.Elapsed);
+    }
+
+    [Fact]
+    public async Task Send_64ConcurrentClientsOnThreeReplicas_AdmitsExactlyTheRequestLimit()
+    {
+        // Act
+        var (statuses, elapsed) = await BurstAsync("shared-user", Http.ChatBody, 64);
+        var other = await BurstAsync("other-user", Http.ChatBody, 5);
+
+        // Assert: only 200s and 429s; admitted is the limit, plus at most what refilled while the burst ran.
+        Assert.All(statuses, s => Assert.True(s is 200 or 429, $"status {s}"));
+        var admitted = statuses.Count(s => s == 200);
+        var refill = (int)Math.Floor(elapsed.TotalSeconds * RequestLimit / 60.0);
+        output.WriteLine($"requests: limit {RequestLimit}, admitted {admitted} of 64 across 3 replicas in {elapsed.TotalMilliseconds:0} ms");
+        Assert.InRange(admitted, RequestLimit, RequestLimit + refill);
+        Assert.Equal(admitted, _fake.Received.Count(r => r.BodyText.Contains("gpt-4o", StringComparison.Ordinal)) - 5);
+        Assert.All(other.Statuses, s => Assert.Equal(200, s));
+        Assert.Equal("1", await _redis.CommandAsync("EXISTS rl:{shared-user}:gpt-4o:req") is { } exists ? exists[1..] : null);
+    }
+
+    [Fact]
+    public async Task Send_64ConcurrentClientsOnThreeReplicas_TokenLimitHoldsWithinDocumentedBound()
+    {
+        // Each request reserves 10 (estimate) + 100 (max_tokens) = 110 and really uses 7 + 11 = 18.
+        var body = """{"model":"tpm-model","max_tokens":100,"messages":[{"role":"user","content":"Say hello to the sidecar."}]}""";
+
+        var (statuses, elapsed) = await BurstAsync("token-user", body, 64);
+
+        Assert.All(statuses, s => Assert.True(s is 200 or 429, $"status {s}"));
+        var admitted = statuses.Count(s => s == 200);
+        var refill = elapsed.TotalSeconds * TokenLimit / 60.0;
+        output.WriteLine($"tokens: limit {TokenLimit}, admitted {admitted} of 64 (reserve 110, use 18 each) in {elapsed.TotalMilliseconds:0} ms");
+
+        // Bound: real tokens of admitted requests never exceed the limit plus what refilled; and at least the
+        // requests whose full reservations fit at once get through.
+        Assert.True(admitted * 18 <= TokenLimit + refill, $"admitted {admitted} in {elapsed.TotalSeconds:0.00}s");
+        Assert.True(admitted >= TokenLimit / 110, $"admitted {admitted}");
+        Assert.Contains(429, statuses);
+    }
+}
