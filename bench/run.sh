@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Benchmarks the sidecar against a direct call and against nginx as a reverse proxy, in ONE run on this machine,
+# and reports ratios (absolute numbers on shared machines are noise). Modes: pass-through (no limits), limits in
+# memory, limits in Redis. Usage: bench/run.sh [--smoke]   (smoke: 2 s per mode, just proves the script works)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+duration=10s; connections=32; threads=2
+if [ "${1:-}" = "--smoke" ]; then duration=2s; connections=8; fi
+
+need=()
+for tool in nginx wrk redis-server; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+if ((${#need[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+out="$root/bench/out"; rm -rf "$out"; mkdir -p "$out/tmp"
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+upstream=$(free_port); nginxproxy=$(free_port); redis=$(free_port)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+sed -e "s#__DIR__#$out#g" -e "s#__UPSTREAM__#$upstream#g" -e "s#__NGINXPROXY__#$nginxproxy#g" bench/nginx.conf.template > "$out/nginx.conf"
+nginx -c "$out/nginx.conf" & pids+=($!)
+redis-server --port "$redis" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & pids+=($!)
+
+echo "bench: publishing the sidecar (Release)"
+dotnet publish src/Sidecar -c Release -o "$out/sidecar" --nologo -v quiet >/dev/null
+
+wait_for() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 never answered" >&2; return 1; }
+wait_for "http://127.0.0.1:$upstream/"
+
+# Starts the sidecar with extra environment ($@), prints its pid.
+start_sidecar() {
+  local port=$1 mport=$2; shift 2
+  env ASPNETCORE_ENVIRONMENT=Production \
+    Kestrel__Endpoints__Proxy__Url="http://127.0.0.1:$port" Kestrel__Endpoints__Management__Url="http://127.0.0.1:$mport" \
+    ReverseProxy__Clusters__openai__Destinations__primary__Address="http://127.0.0.1:$upstream/" \
+    ReverseProxy__Clusters__openai__Metadata__ApiKey=none \
+    Serilog__MinimumLevel__Default=Warning \
+    "$@" "$out/sidecar/InferenceSidecar" >"$out/sidecar-$port.log" 2>&1 &
+  echo $!
+}
+no_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=0 Sidecar__RateLimits__Tiers__default__TokensPerMinute=0 Sidecar__RateLimits__Tiers__default__CostPerDay=0)
+high_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=1000000000 Sidecar__RateLimits__Tiers__default__TokensPerMinute=1000000000000 Sidecar__RateLimits__Tiers__default__TokensPerDay=1000000000000 Sidecar__RateLimits__Tiers__default__CostPerDay=1000000000)
+
+# run NAME URL [PID]: warm up, then one wrk run; appends "name rps p50 p99 requests cpu_seconds rss_kb" to results.
+run() {
+  local name=$1 url=$2 pid=${3:-}
+  wrk -t1 -c4 -d1s -s bench/post.lua "$url" >/dev/null
+  local cpu0=0; [ -n "$pid" ] && cpu0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/post.lua "$url" > "$out/wrk-$name.txt"
+  local cpu1=0 rss=0; [ -n "$pid" ] && { cpu1=$(awk '{print $14+$15}' "/proc/$pid/stat"); rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status"); }
+  awk -v name="$name" -v ticks="$(getconf CLK_TCK)" -v cpu=$((cpu1 - cpu0)) -v rss="$rss" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+    /requests in/ { requests = $1 } /^Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { bad = $NF }
+    END { printf "%s %.0f %.3f %.3f %d %.2f %d %d\n", name, rps, p50, p99, requests, cpu / ticks, rss, bad + 0 }' "$out/wrk-$name.txt" >> "$out/results.txt"
+}
+
+: > "$out/results.txt"
+run direct "http://127.0.0.1:$upstream/v1/chat/completions"
+run nginx-proxy "http://127.0.0.1:$nginxproxy/v1/chat/completions"
+
+p1=$(free_port); m1=$(free_port); pid=$(start_sidecar "$p1" "$m1" "${no_limits[@]}"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m1/health/ready"; idle_rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+run sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$pid"; kill "$pid"
+
+p2=$(free_port); m2=$(free_port); pid=$(start_sidecar "$p2" "$m2" "${high_limits[@]}"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m2/health/ready"
+run sidecar-limits-memory "http://127.0.0.1:$p2/openai/v1/chat/completions" "$pid"; kill "$pid"
+
+p3=$(free_port); m3=$(free_port); pid=$(start_sidecar "$p3" "$m3" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m3/health/ready"
+run sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$pid"
+# Redis calls per request, counted exactly over 200 sequential requests (reconciliation runs after each response).
+body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" bench/post.lua)
+redis-cli -p "$redis" CONFIG RESETSTAT >/dev/null
+for _ in $(seq 1 200); do
+  curl -s -o /dev/null -H 'Content-Type: application/json' -H 'X-User-Id: bench-user' -d "$body" "http://127.0.0.1:$p3/openai/v1/chat/completions"
+done
+sleep 0.5
+evals=$(redis-cli -p "$redis" INFO commandstats | awk -F'[:=,]' '/^cmdstat_(eval|evalsha):/ { s += $3 } END { print s + 0 }')
+kill "$pid"
+
+python3 bench/report.py "$out/results.txt" "$evals" "$idle_rss" "$duration" "$connections" | tee "$out/report.md"
