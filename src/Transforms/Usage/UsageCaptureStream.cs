@@ -19,20 +19,23 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) :
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    private readonly ArrayBufferWriter<byte>? _forward = usage.StripInjectedUsage ? new ArrayBufferWriter<byte>() : null;
+
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var forward = new ArrayBufferWriter<byte>();
-        if (usage.Observe(buffer.Span, forward))
+        if (_forward is null)
         {
-            if (forward.WrittenCount > 0)
-            {
-                await inner.WriteAsync(forward.WrittenMemory, cancellationToken);
-            }
-
+            usage.Observe(buffer.Span, NoForward.Instance);
+            await inner.WriteAsync(buffer, cancellationToken);
             return;
         }
 
-        await inner.WriteAsync(buffer, cancellationToken);
+        _forward.ResetWrittenCount();
+        usage.Observe(buffer.Span, _forward);
+        if (_forward.WrittenCount > 0)
+        {
+            await inner.WriteAsync(_forward.WrittenMemory, cancellationToken);
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -62,4 +65,16 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) :
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>The writer handed to the accumulator when nothing is stripped: it is never written to.</summary>
+    private sealed class NoForward : IBufferWriter<byte>
+    {
+        public static NoForward Instance { get; } = new();
+
+        public void Advance(int count) => throw new InvalidOperationException("Nothing is forwarded through this writer.");
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => throw new InvalidOperationException("Nothing is forwarded through this writer.");
+
+        public Span<byte> GetSpan(int sizeHint = 0) => throw new InvalidOperationException("Nothing is forwarded through this writer.");
+    }
 }

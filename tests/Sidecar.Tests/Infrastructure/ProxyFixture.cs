@@ -5,24 +5,17 @@ namespace InferenceSidecar.Tests.Infrastructure;
 /// <summary>One fake provider and one sidecar pointed at it, shared by a test class.</summary>
 public sealed class ProxyFixture : IAsyncLifetime
 {
-    internal FakeProviderServer Fake { get; private set; } = null!;
+    private SidecarWithFake _setup = null!;
 
-    internal SidecarInstance Sidecar { get; private set; } = null!;
+    internal FakeProviderServer Fake => _setup.Fake;
 
-    internal ProviderKeys Keys { get; } = new();
+    internal SidecarInstance Sidecar => _setup.Sidecar;
 
-    public async Task InitializeAsync()
-    {
-        Fake = await FakeProviderServer.StartAsync();
-        Sidecar = await SidecarInstance.StartAsync(TestSettings.PointAt(Fake, Keys));
-    }
+    internal ProviderKeys Keys => _setup.Keys;
 
-    public async Task DisposeAsync()
-    {
-        await Sidecar.DisposeAsync();
-        await Fake.DisposeAsync();
-        Keys.Dispose();
-    }
+    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync();
+
+    public async Task DisposeAsync() => await _setup.DisposeAsync();
 
     /// <summary>Clears what the fake received and resets its behaviour, so each test sees only its own requests.</summary>
     internal FakeProviderServer Reset(FakeBehavior? behavior = null)

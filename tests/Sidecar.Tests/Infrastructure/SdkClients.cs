@@ -10,12 +10,12 @@ namespace InferenceSidecar.Tests.Infrastructure;
 /// <summary>The official SDKs pointed at the sidecar the way an app would: base URL on localhost, retries off.</summary>
 internal static class SdkClients
 {
-    public static ChatClient OpenAIChat(Uri proxy, string user = "alice", string model = "gpt-4o", string clientKey = "client-held-key-must-not-leave")
+    public static ChatClient OpenAIChat(Uri proxy, string user = "alice", string model = "gpt-4o", string clientKey = "client-held-key-must-not-leave", int maxRetries = 0)
     {
         var options = new OpenAIClientOptions
         {
             Endpoint = new Uri(proxy, "openai/v1"),
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            RetryPolicy = new ClientRetryPolicy(maxRetries),
         };
         if (user.Length > 0)
         {

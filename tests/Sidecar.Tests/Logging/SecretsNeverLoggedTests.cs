@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
 
@@ -32,7 +30,7 @@ public sealed class SecretsNeverLoggedTests
         settings["ReverseProxy:Routes:dead:ClusterId"] = "dead";
         settings["ReverseProxy:Routes:dead:Match:Path"] = "/dead/{**catch-all}";
         settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = keys.OpenAIReference;
-        settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{ClosedPort()}/";
+        settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
         await using var sidecar = await SidecarInstance.StartAsync(settings);
         (string, string) auth = ("Authorization", "Bearer " + ClientSentinel);
 
@@ -60,12 +58,5 @@ public sealed class SecretsNeverLoggedTests
         {
             Assert.DoesNotContain(sentinel, all, StringComparison.Ordinal);
         }
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
 
@@ -8,51 +6,40 @@ namespace InferenceSidecar.Tests.Proxy;
 /// <summary>Every failure the sidecar itself produces comes in the route's provider dialect, with the right status and no stack trace.</summary>
 public sealed class ErrorDialectTests : IAsyncLifetime
 {
-    private readonly ProviderKeys _keys = new();
-    private FakeProviderServer _fake = null!;
-    private SidecarInstance _sidecar = null!;
+    private SidecarWithFake _setup = null!;
 
-    public async Task InitializeAsync()
+    private FakeProviderServer _fake => _setup.Fake;
+
+    private SidecarInstance _sidecar => _setup.Sidecar;
+
+    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync(Configure);
+
+    public async Task DisposeAsync() => await _setup.DisposeAsync();
+
+    private static void Configure(Dictionary<string, string?> settings, FakeProviderServer fake, ProviderKeys keys)
     {
-        _fake = await FakeProviderServer.StartAsync();
-        var settings = TestSettings.PointAt(_fake, _keys);
 
         // A route to a port nobody listens on, one with a short timeout, and one whose key variable is unset.
         settings["ReverseProxy:Routes:dead:ClusterId"] = "dead";
         settings["ReverseProxy:Routes:dead:Match:Path"] = "/dead/{**catch-all}";
         settings["ReverseProxy:Routes:dead:Transforms:0:PathRemovePrefix"] = "/dead";
         settings["ReverseProxy:Clusters:dead:Metadata:Provider"] = "Anthropic";
-        settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = _keys.AnthropicReference;
-        settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{ClosedPort()}/";
+        settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = keys.AnthropicReference;
+        settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
 
         settings["ReverseProxy:Routes:slow:ClusterId"] = "slow";
         settings["ReverseProxy:Routes:slow:Match:Path"] = "/slow/{**catch-all}";
         settings["ReverseProxy:Routes:slow:Transforms:0:PathRemovePrefix"] = "/slow";
-        settings["ReverseProxy:Clusters:slow:Metadata:ApiKey"] = _keys.OpenAIReference;
+        settings["ReverseProxy:Clusters:slow:Metadata:ApiKey"] = keys.OpenAIReference;
         settings["ReverseProxy:Clusters:slow:HttpRequest:ActivityTimeout"] = "00:00:00.500";
-        settings["ReverseProxy:Clusters:slow:Destinations:primary:Address"] = _fake.BaseAddress.ToString();
+        settings["ReverseProxy:Clusters:slow:Destinations:primary:Address"] = fake.BaseAddress.ToString();
 
         settings["ReverseProxy:Routes:nokey:ClusterId"] = "nokey";
         settings["ReverseProxy:Routes:nokey:Match:Path"] = "/nokey/{**catch-all}";
         settings["ReverseProxy:Clusters:nokey:Metadata:Provider"] = "Anthropic";
         settings["ReverseProxy:Clusters:nokey:Metadata:ApiKey"] = "env:SIDECAR_TEST_UNSET_" + Guid.NewGuid().ToString("N");
-        settings["ReverseProxy:Clusters:nokey:Destinations:primary:Address"] = _fake.BaseAddress.ToString();
+        settings["ReverseProxy:Clusters:nokey:Destinations:primary:Address"] = fake.BaseAddress.ToString();
         settings["Sidecar:MaxRequestBodyBytes"] = "4096";
-        _sidecar = await SidecarInstance.StartAsync(settings);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _sidecar.DisposeAsync();
-        await _fake.DisposeAsync();
-        _keys.Dispose();
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private Task<(int Status, byte[] Body, HttpResponseMessage Response)> Send(string path, string body, params (string, string)[] headers) =>

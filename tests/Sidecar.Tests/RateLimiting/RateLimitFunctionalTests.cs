@@ -16,27 +16,21 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
     // The sidecar's own estimate for the same body: ("role"+"user"+"content" names + 25 text bytes) / 4 = 10.
     private const int EstimatedInput = 10;
 
-    private readonly ProviderKeys _keys = new();
-    private FakeProviderServer _fake = null!;
-    private SidecarInstance _sidecar = null!;
+    private SidecarWithFake _setup = null!;
 
-    public async Task InitializeAsync()
+    private FakeProviderServer _fake => _setup.Fake;
+
+    private SidecarInstance _sidecar => _setup.Sidecar;
+
+    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync((settings, _, _) =>
     {
-        _fake = await FakeProviderServer.StartAsync();
-        var settings = TestSettings.PointAt(_fake, _keys);
         settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "5";
         settings["Sidecar:RateLimits:Tiers:default:TokensPerDay"] = "1000000";
         settings["Sidecar:RateLimits:Models:tiny-tpm:TokensPerMinute"] = "100";
         settings["Sidecar:RateLimits:Models:retry-model:RequestsPerMinute"] = "60";
-        _sidecar = await SidecarInstance.StartAsync(settings);
-    }
+    });
 
-    public async Task DisposeAsync()
-    {
-        await _sidecar.DisposeAsync();
-        await _fake.DisposeAsync();
-        _keys.Dispose();
-    }
+    public async Task DisposeAsync() => await _setup.DisposeAsync();
 
     private Task<(int Status, byte[] Body, HttpResponseMessage Response)> Chat(string user, string body = Http.ChatBody) =>
         Http.SendAsync(_sidecar.Client, Http.Post("openai/v1/chat/completions", body, ("X-User-Id", user)));
@@ -228,9 +222,7 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
         }
 
         var noRetry = SdkClients.OpenAIChat(_sidecar.ProxyAddress, user: "sdk-user", model: "retry-model");
-        var options = new OpenAI.OpenAIClientOptions { Endpoint = new Uri(_sidecar.ProxyAddress, "openai/v1"), RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 1) };
-        options.AddPolicy(new UserPolicy("sdk-user"), System.ClientModel.Primitives.PipelinePosition.PerCall);
-        var oneRetry = new ChatClient("retry-model", new ApiKeyCredential("unused"), options);
+        var oneRetry = SdkClients.OpenAIChat(_sidecar.ProxyAddress, user: "sdk-user", model: "retry-model", maxRetries: 1);
 
         // Act
         var refused = await Assert.ThrowsAsync<ClientResultException>(() => noRetry.CompleteChatAsync([new UserChatMessage("hi")]));
@@ -261,20 +253,5 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
         }));
 
         Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, error.StatusCode);
-    }
-
-    private sealed class UserPolicy(string user) : System.ClientModel.Primitives.PipelinePolicy
-    {
-        public override void Process(System.ClientModel.Primitives.PipelineMessage message, IReadOnlyList<System.ClientModel.Primitives.PipelinePolicy> pipeline, int currentIndex)
-        {
-            message.Request.Headers.Set("X-User-Id", user);
-            ProcessNext(message, pipeline, currentIndex);
-        }
-
-        public override ValueTask ProcessAsync(System.ClientModel.Primitives.PipelineMessage message, IReadOnlyList<System.ClientModel.Primitives.PipelinePolicy> pipeline, int currentIndex)
-        {
-            message.Request.Headers.Set("X-User-Id", user);
-            return ProcessNextAsync(message, pipeline, currentIndex);
-        }
     }
 }
