@@ -22,6 +22,15 @@ internal sealed class RateLimitOptions
     [Range(1, 10_000_000, ErrorMessage = "Sidecar:RateLimits:DefaultMaxOutputTokens must be between 1 and 10000000.")]
     public int DefaultMaxOutputTokens { get; set; } = 4096;
 
+    /// <summary>
+    /// Instead of refusing a request whose output cap does not fit the token budgets, lower its cap to what remains,
+    /// when that is at least <see cref="ClampMinOutputTokens"/>.
+    /// </summary>
+    public bool ClampMaxTokens { get; set; }
+
+    [Range(1, 10_000_000, ErrorMessage = "Sidecar:RateLimits:ClampMinOutputTokens must be between 1 and 10000000.")]
+    public int ClampMinOutputTokens { get; set; } = 256;
+
     /// <summary>Timeout of each Redis call on the request path.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(50);

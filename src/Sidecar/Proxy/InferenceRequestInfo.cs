@@ -7,13 +7,15 @@ namespace InferenceSidecar.Proxy;
 /// <param name="PromptBytes">UTF-8 bytes of every string under <c>messages</c>, <c>system</c>, <c>tools</c>, <c>functions</c>, <c>prompt</c>, <c>input</c>, <c>instructions</c>, except base64/URL payloads.</param>
 /// <param name="HasStreamOptions">A <c>stream_options</c> member is present.</param>
 /// <param name="IncludeUsage"><c>stream_options.include_usage</c> is true.</param>
+/// <param name="MaxOutputField">Which of the output-cap fields the request used, if any.</param>
 internal readonly record struct InferenceRequestInfo(
     string? Model,
     bool Stream,
     int? MaxOutputTokens = null,
     long PromptBytes = 0,
     bool HasStreamOptions = false,
-    bool IncludeUsage = false)
+    bool IncludeUsage = false,
+    string? MaxOutputField = null)
 {
     /// <summary>
     /// The documented estimator: one token per four UTF-8 bytes of prompt text, rounded up, at least one. It reads the

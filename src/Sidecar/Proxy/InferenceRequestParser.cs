@@ -15,6 +15,7 @@ internal static class InferenceRequestParser
         string? model = null;
         var stream = false;
         int? maxOutput = null;
+        string? maxOutputField = null;
         long promptBytes = 0;
         var hasStreamOptions = false;
         var includeUsage = false;
@@ -49,6 +50,7 @@ internal static class InferenceRequestParser
                 }
                 else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
                 {
+                    maxOutputField = reader.GetString();
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var max) && max > 0)
                     {
@@ -83,7 +85,7 @@ internal static class InferenceRequestParser
             return false;
         }
 
-        info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage);
+        info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage, maxOutputField);
         return true;
     }
 

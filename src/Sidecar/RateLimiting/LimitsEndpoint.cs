@@ -88,9 +88,9 @@ internal static class LimitsEndpoint
         var remaining = Math.Max(0, reading.Remaining);
         return new Dictionary<string, double>(StringComparer.Ordinal)
         {
-            ["limit"] = Math.Round(bucket.Capacity / scale, 6),
-            ["used"] = Math.Round((bucket.Capacity - remaining) / scale, 6),
-            ["remaining"] = Math.Round(remaining / scale, 6),
+            ["limit"] = Math.Round(bucket.Capacity / scale, 9),
+            ["used"] = Math.Round((bucket.Capacity - remaining) / scale, 9),
+            ["remaining"] = Math.Round(remaining / scale, 9),
             ["reset_seconds"] = Math.Round(reading.ResetAfter.TotalSeconds, 3),
         };
     }

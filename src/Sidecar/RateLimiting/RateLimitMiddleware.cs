@@ -46,6 +46,17 @@ internal sealed class RateLimitMiddleware(
         var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens);
         var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
         recent.Add(feature.UserId, info.Model);
+        byte[]? rewritten = null;
+        if (!decision.Allowed && !decision.StoreUnavailable && ClampedOutput(decision, input, output) is { } clamped)
+        {
+            var retry = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, clamped, peek: false, context.RequestAborted);
+            if (retry.Allowed)
+            {
+                decision = retry;
+                rewritten = WithMaxOutput(parsed, clamped);
+                context.Response.Headers["x-sidecar-max-tokens-clamped"] = clamped.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
 
         if (decision.StoreUnavailable)
         {
@@ -76,8 +87,15 @@ internal sealed class RateLimitMiddleware(
         var strip = false;
         if (info.Stream && feature.Provider != ProviderKind.Anthropic && !info.IncludeUsage)
         {
-            AskForUsage(context.Request, parsed);
+            rewritten = AskForUsage(rewritten ?? parsed.Body.Span, parsed.Info.HasStreamOptions);
             strip = true;
+        }
+
+        if (rewritten is not null)
+        {
+            context.Request.Body = new MemoryStream(rewritten, writable: false);
+            context.Request.ContentLength = rewritten.Length;
+            context.Request.Headers.Remove("Transfer-Encoding");
         }
 
         feature.Tracking = new UsageTracking(strip);
@@ -126,11 +144,10 @@ internal sealed class RateLimitMiddleware(
     /// OpenAI streams carry usage only when asked: ask upstream, and strip the extra chunk on the way back, so the
     /// client sees exactly what it would have seen without the sidecar.
     /// </summary>
-    private static void AskForUsage(HttpRequest request, ParsedRequest parsed)
+    private static byte[] AskForUsage(ReadOnlySpan<byte> body, bool hasStreamOptions)
     {
-        var body = parsed.Body.Span;
         byte[] rewritten;
-        if (!parsed.Info.HasStreamOptions)
+        if (!hasStreamOptions)
         {
             var brace = body.IndexOf((byte)'{');
             var rest = body[(brace + 1)..];
@@ -153,9 +170,46 @@ internal sealed class RateLimitMiddleware(
             rewritten = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
         }
 
-        request.Body = new MemoryStream(rewritten, writable: false);
-        request.ContentLength = rewritten.Length;
-        request.Headers.Remove("Transfer-Encoding");
+        return rewritten;
+    }
+
+    /// <summary>
+    /// With <c>ClampMaxTokens</c>: when only token budgets refused, the largest output cap that fits every token bucket
+    /// (what remains minus the input), if that is at least the configured floor and below what was asked.
+    /// </summary>
+    private long? ClampedOutput(LimitDecision decision, long input, long output)
+    {
+        var options = live.Current.RateLimits;
+        if (!options.ClampMaxTokens || decision.RejectedBucket is not { Limit: LimitKind.Tokens or LimitKind.DailyTokens })
+        {
+            return null;
+        }
+
+        var room = double.MaxValue;
+        for (var i = 0; i < decision.Plan.Buckets.Length; i++)
+        {
+            var bucket = decision.Plan.Buckets[i];
+            var available = decision.Result.Readings[i].Remaining;
+            if (bucket.Limit is LimitKind.Tokens or LimitKind.DailyTokens)
+            {
+                room = Math.Min(room, available);
+            }
+            else if (available < bucket.EffectiveCost)
+            {
+                return null; // a request or cost budget refuses too: a smaller cap would not help
+            }
+        }
+
+        var clamped = (long)Math.Floor(room) - input;
+        return clamped >= options.ClampMinOutputTokens && clamped < output ? clamped : null;
+    }
+
+    /// <summary>The body with its output cap set to <paramref name="maxOutput"/> (the field it used, else <c>max_tokens</c>).</summary>
+    private static byte[] WithMaxOutput(ParsedRequest parsed, long maxOutput)
+    {
+        var json = JsonNode.Parse(parsed.Body.Span)!.AsObject();
+        json[parsed.Info.MaxOutputField ?? "max_tokens"] = maxOutput;
+        return System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
     }
 
     private static string Describe(BucketSpec bucket, LimitDecision decision)

@@ -111,6 +111,31 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_PricedModel_DailySpendIsRealUsageAtConfiguredPrices()
+    {
+        // appsettings.json prices gpt-4o at $2.5 in / $10 out per million tokens: 7 × 2.5 + 11 × 10 = 127.5 µ$.
+        await Chat("spender");
+        await Limits.DailyTokensUsedAsync(_sidecar, "spender", u => u == ActualTokens);
+
+        var cost = (await Limits.StatusAsync(_sidecar, "spender")).GetProperty("daily").GetProperty("cost_usd");
+
+        Assert.Equal(0.0001275, cost.GetProperty("used").GetDouble(), precision: 9);
+        Assert.Equal(10, cost.GetProperty("limit").GetDouble());
+    }
+
+    [Fact]
+    public async Task Send_UnpricedModel_CostsNothingAndIsWarnedAboutOnce()
+    {
+        var body = Http.ChatBody.Replace("gpt-4o", "unpriced-model", StringComparison.Ordinal);
+
+        await Chat("frugal", body);
+        await Chat("frugal", body);
+
+        var warnings = _sidecar.Logs.Events.Count(e => e.RenderMessage().Contains("unpriced-model", StringComparison.Ordinal) && e.RenderMessage().Contains("no price", StringComparison.Ordinal));
+        Assert.Equal(1, warnings);
+    }
+
+    [Fact]
     public async Task Send_StreamCutBeforeUsage_ChargedEstimatedInputPlusStreamedText()
     {
         // Events: role, "Hello ", "from ", "the ", then a reset: 15 streamed bytes = 4 tokens.
