@@ -27,6 +27,10 @@ pt = rows["sidecar-passthrough"]
 print()
 print(f"- limiter in memory: {mem['rps'] / pt['rps']:.2f}× pass-through throughput, p50 {mem['p50_ms'] - pt['p50_ms']:+.3f} ms")
 print(f"- limiter in Redis:  {red['rps'] / pt['rps']:.2f}× pass-through throughput, p50 {red['p50_ms'] - pt['p50_ms']:+.3f} ms")
+for mode, label in (("sidecar-cache-hit-memory", "cache hit in memory"), ("sidecar-cache-hit-redis", "cache hit in Redis")):
+    if mode in rows:
+        c = rows[mode]
+        print(f"- {label}: {c['rps'] / pt['rps']:.2f}× proxied (pass-through) throughput, {c['rps'] / nginx['rps']:.2f}× nginx-proxy, p50 {c['p50_ms'] - pt['p50_ms']:+.3f} ms vs proxied")
 print(f"- Redis scripts per request: {trips:.2f} (1 reserve on the request path + 1 reconcile after the response)")
 print(f"- sidecar idle RSS: {idle_rss / 1024:.0f} MB")
 json.dump(out, open(results_path.replace("results.txt", "results.json"), "w"), indent=2)

@@ -73,6 +73,15 @@ p2=$(free_port); m2=$(free_port); pid=$(start_sidecar "$p2" "$m2" "${high_limits
 wait_for "http://127.0.0.1:$m2/health/ready"
 run sidecar-limits-memory "http://127.0.0.1:$p2/openai/v1/chat/completions" "$pid"; kill "$pid"
 
+# Cache hits: wrk repeats one request, so after the first every request is a hit.
+p4=$(free_port); m4=$(free_port); pid=$(start_sidecar "$p4" "$m4" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On); pids+=("$pid")
+wait_for "http://127.0.0.1:$m4/health/ready"
+run sidecar-cache-hit-memory "http://127.0.0.1:$p4/openai/v1/chat/completions" "$pid"; kill "$pid"
+
+p5=$(free_port); m5=$(free_port); pid=$(start_sidecar "$p5" "$m5" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m5/health/ready"
+run sidecar-cache-hit-redis "http://127.0.0.1:$p5/openai/v1/chat/completions" "$pid"; kill "$pid"
+
 p3=$(free_port); m3=$(free_port); pid=$(start_sidecar "$p3" "$m3" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m3/health/ready"
 run sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$pid"

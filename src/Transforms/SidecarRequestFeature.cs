@@ -27,6 +27,9 @@ internal sealed class SidecarRequestFeature
     /// <summary>Set by the limiter: capture this response's usage (and maybe strip the injected usage chunk).</summary>
     public Usage.UsageTracking? Tracking { get; set; }
 
+    /// <summary>Set by the response cache when it answered from an entry: the usage the original response reported.</summary>
+    public (long Input, long Output)? CacheHitUsage { get; set; }
+
     /// <summary>Created by the usage-capture transform once the upstream answered 2xx.</summary>
     public Usage.UsageAccumulator? Usage { get; set; }
 }

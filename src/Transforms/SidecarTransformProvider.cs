@@ -15,6 +15,10 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
 {
     public void ValidateRoute(TransformRouteValidationContext context)
     {
+        if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error))
+        {
+            context.Errors.Add(new ArgumentException($"ReverseProxy:Routes:{context.Route.RouteId}:{error}"));
+        }
     }
 
     public void ValidateCluster(TransformClusterValidationContext context)

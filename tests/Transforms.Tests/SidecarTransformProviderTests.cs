@@ -54,6 +54,25 @@ public sealed class SidecarTransformProviderTests
         Assert.Empty(context.Errors);
     }
 
+    [Theory]
+    [InlineData("Cache", "sometimes")]
+    [InlineData("CacheTtl", "-00:01:00")]
+    [InlineData("CacheMaxEntryBytes", "big")]
+    [InlineData("CacheScope", "Everyone")]
+    public void ValidateRoute_BadCacheMetadata_ErrorNamesRouteAndKey(string key, string value)
+    {
+        var context = new TransformRouteValidationContext
+        {
+            Route = new RouteConfig { RouteId = "r1", Metadata = new Dictionary<string, string> { ["Cache"] = "On", [key] = value } },
+            Services = null!,
+        };
+
+        Create().ValidateRoute(context);
+
+        var error = Assert.Single(context.Errors);
+        Assert.Contains("ReverseProxy:Routes:r1:Metadata:" + key, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Apply_AnyRoute_AddsHygieneThenKeyTransform()
     {

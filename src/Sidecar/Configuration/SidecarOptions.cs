@@ -19,6 +19,8 @@ internal sealed class SidecarOptions
 
     public RateLimitOptions RateLimits { get; set; } = new();
 
+    public CacheOptions Cache { get; set; } = new();
+
     /// <summary>USD per million input and output tokens, per model; a model with no price costs 0 (warned once).</summary>
     public Dictionary<string, ModelPrice> Pricing { get; set; } = new(StringComparer.Ordinal);
 

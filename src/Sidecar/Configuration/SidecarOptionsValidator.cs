@@ -23,6 +23,7 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
         Annotate(options, errors);
         Annotate(options.Identity, errors);
         Annotate(options.RateLimits, errors);
+        Annotate(options.Cache, errors);
         foreach (var (tier, figures) in options.RateLimits.Tiers)
         {
             Annotate(figures, errors, $"Sidecar:RateLimits:Tiers:{tier}:");

@@ -1,3 +1,4 @@
+using InferenceSidecar.Caching;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Demo;
 using InferenceSidecar.Errors;
@@ -25,6 +26,7 @@ internal static class SidecarApplication
         builder.Services.AddSidecarConfiguration(builder.Configuration);
         builder.Services.AddSidecarIdentity();
         builder.Services.AddSidecarRateLimiting(builder.Configuration);
+        builder.Services.AddSidecarCaching(builder.Configuration);
         builder.Services.AddSidecarProxy(builder.Configuration);
         builder.Services.AddSidecarHealth();
 
@@ -36,6 +38,7 @@ internal static class SidecarApplication
         app.MapSidecarHealth();
         app.MapSidecarDemo();
         app.MapSidecarLimits();
+        app.MapSidecarCacheAdmin();
         app.MapSidecarProxy();
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;

@@ -13,6 +13,8 @@ internal sealed class SidecarMetrics
     private readonly Counter<long> _redisErrors;
     private readonly Counter<long> _rateLimited;
     private readonly Counter<long> _limiterFallback;
+    private readonly Counter<long> _cacheLookups;
+    private readonly Counter<long> _cacheSavedTokens;
 
     public SidecarMetrics(IMeterFactory meters)
     {
@@ -20,6 +22,8 @@ internal sealed class SidecarMetrics
         _redisErrors = meter.CreateCounter<long>("sidecar_redis_errors_total", description: "Redis calls that failed or timed out.");
         _rateLimited = meter.CreateCounter<long>("sidecar_rate_limited_total", description: "Requests refused by a limit.");
         _limiterFallback = meter.CreateCounter<long>("sidecar_limiter_fallback_total", description: "Limit decisions made by the local fallback limiter because Redis was unavailable.");
+        _cacheLookups = meter.CreateCounter<long>("sidecar_cache_lookups_total", description: "Response cache lookups by result (hit, miss, bypass).");
+        _cacheSavedTokens = meter.CreateCounter<long>("sidecar_cache_saved_tokens_total", description: "Tokens the upstream did not have to produce because the cache answered.");
     }
 
     public void RedisError() => _redisErrors.Add(1);
@@ -28,4 +32,8 @@ internal sealed class SidecarMetrics
         _rateLimited.Add(1, new("route", route), new("model", model), new("limit", limit));
 
     public void LimiterFallback() => _limiterFallback.Add(1);
+
+    public void CacheLookup(string route, string result) => _cacheLookups.Add(1, new("route", route), new("result", result));
+
+    public void CacheSaved(string route, long tokens) => _cacheSavedTokens.Add(tokens, new KeyValuePair<string, object?>("route", route));
 }

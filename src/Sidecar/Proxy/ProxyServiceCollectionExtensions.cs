@@ -31,6 +31,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
+            proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });

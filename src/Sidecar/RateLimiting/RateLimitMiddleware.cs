@@ -110,7 +110,7 @@ internal sealed class RateLimitMiddleware(
         finally
         {
             feature.Usage?.Complete();
-            var (tokens, inputTokens, outputTokens) = Actual(feature, input);
+            var (tokens, inputTokens, outputTokens) = Actual(feature, input, live.Current.Cache.HitsSpendTokens);
             var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens);
             context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
         }
@@ -120,8 +120,13 @@ internal sealed class RateLimitMiddleware(
     /// What the request really used: the provider's final usage; else (stream cut, client gone) the input it reported or
     /// we estimated plus one token per four bytes of streamed text; nothing when the upstream failed.
     /// </summary>
-    private static (long Total, long Input, long Output) Actual(SidecarRequestFeature feature, long estimatedInput)
+    private static (long Total, long Input, long Output) Actual(SidecarRequestFeature feature, long estimatedInput, bool hitsSpendTokens)
     {
+        if (feature.CacheHitUsage is { } hit)
+        {
+            return hitsSpendTokens ? (hit.Input + hit.Output, hit.Input, hit.Output) : (0, 0, 0);
+        }
+
         if (feature.UpstreamStatus is not (>= 200 and < 300))
         {
             return (0, 0, 0);

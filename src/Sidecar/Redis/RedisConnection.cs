@@ -39,6 +39,8 @@ internal sealed partial class RedisConnection : IDisposable
 
     public IDatabase Database => _multiplexer.GetDatabase();
 
+    public ConnectionMultiplexer Multiplexer => _multiplexer;
+
     /// <summary>Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as <see cref="RedisUnavailableException"/>.</summary>
     public async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
     {

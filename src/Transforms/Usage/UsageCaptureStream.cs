@@ -7,7 +7,7 @@ namespace InferenceSidecar.Transforms.Usage;
 /// <see cref="UsageAccumulator"/>. Nothing is buffered on the way to the client, except — only when the injected
 /// usage chunk must be removed — the bytes of an SSE event until its blank-line boundary.
 /// </summary>
-internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) : Stream
+internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, ResponseRecording? recording = null) : Stream
 {
     public override bool CanRead => false;
 
@@ -26,6 +26,7 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) :
         if (_forward is null)
         {
             usage.Observe(buffer.Span, NoForward.Instance);
+            recording?.Append(buffer.Span);
             await inner.WriteAsync(buffer, cancellationToken);
             return;
         }
@@ -34,6 +35,7 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) :
         usage.Observe(buffer.Span, _forward);
         if (_forward.WrittenCount > 0)
         {
+            recording?.Append(_forward.WrittenSpan);
             await inner.WriteAsync(_forward.WrittenMemory, cancellationToken);
         }
     }
@@ -55,6 +57,7 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage) :
             var pending = usage.TakePending().ToArray();
             if (pending.Length > 0)
             {
+                recording?.Append(pending);
                 await inner.WriteAsync(pending, cancellationToken);
             }
         }

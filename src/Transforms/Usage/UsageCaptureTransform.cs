@@ -18,10 +18,16 @@ internal sealed class UsageCaptureTransform : ResponseTransform
             return ValueTask.CompletedTask;
         }
 
-        var isSse = response.Content.Headers.ContentType?.MediaType?.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
+        var contentType = response.Content.Headers.ContentType;
+        var isSse = contentType?.MediaType?.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
         var usage = new UsageAccumulator(isSse, tracking.StripInjectedUsage);
         feature.Usage = usage;
-        context.HttpContext.Response.Body = new UsageCaptureStream(context.HttpContext.Response.Body, usage);
+        if (tracking.Recording is { } recording)
+        {
+            recording.ContentType = contentType?.ToString();
+        }
+
+        context.HttpContext.Response.Body = new UsageCaptureStream(context.HttpContext.Response.Body, usage, tracking.Recording);
         return ValueTask.CompletedTask;
     }
 }

@@ -1,0 +1,13 @@
+namespace InferenceSidecar.Caching;
+
+/// <summary>Where cache entries live: this process (LRU under a byte cap), or Redis shared by every replica.</summary>
+internal interface IResponseCacheStore
+{
+    /// <summary>The entry, or null on a miss (including an unreachable store).</summary>
+    Task<CacheEntry?> GetAsync(string key, CancellationToken cancellationToken);
+
+    Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Removes entries of a route and/or scope (null: any); returns how many.</summary>
+    Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken);
+}

@@ -1,0 +1,103 @@
+namespace InferenceSidecar.Caching;
+
+/// <summary>
+/// Entries in this process under a total byte cap, least recently used evicted first; expired entries are dropped when
+/// touched. One lock: operations are a dictionary look-up and a list splice.
+/// </summary>
+internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> capacity) : IResponseCacheStore
+{
+    private readonly Dictionary<string, LinkedListNode<Item>> _items = new(StringComparer.Ordinal);
+    private readonly LinkedList<Item> _lru = new();
+    private readonly Lock _gate = new();
+    private long _bytes;
+
+    public long Bytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    public Task<CacheEntry?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_items.TryGetValue(key, out var node))
+            {
+                return Task.FromResult<CacheEntry?>(null);
+            }
+
+            if (node.Value.ExpiresAt <= time.GetUtcNow())
+            {
+                Remove(node);
+                return Task.FromResult<CacheEntry?>(null);
+            }
+
+            _lru.Remove(node);
+            _lru.AddFirst(node);
+            return Task.FromResult<CacheEntry?>(node.Value.Entry);
+        }
+    }
+
+    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        var cap = capacity();
+        if (entry.Size > cap)
+        {
+            return Task.CompletedTask;
+        }
+
+        lock (_gate)
+        {
+            if (_items.TryGetValue(key, out var existing))
+            {
+                Remove(existing);
+            }
+
+            var node = _lru.AddFirst(new Item(key, entry, time.GetUtcNow() + ttl));
+            _items[key] = node;
+            _bytes += entry.Size;
+            while (_bytes > cap && _lru.Last is { } oldest)
+            {
+                Remove(oldest);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken)
+    {
+        long removed = 0;
+        lock (_gate)
+        {
+            for (var node = _lru.First; node is not null;)
+            {
+                var next = node.Next;
+                var entry = node.Value.Entry;
+                if ((route is null || entry.Route == route) && (scopeHash is null || entry.ScopeHash == scopeHash))
+                {
+                    Remove(node);
+                    removed++;
+                }
+
+                node = next;
+            }
+        }
+
+        return Task.FromResult(removed);
+    }
+
+    private void Remove(LinkedListNode<Item> node)
+    {
+        _lru.Remove(node);
+        _items.Remove(node.Value.Key);
+        _bytes -= node.Value.Entry.Size;
+    }
+
+    private sealed record Item(string Key, CacheEntry Entry, DateTimeOffset ExpiresAt);
+}

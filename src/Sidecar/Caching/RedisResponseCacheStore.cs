@@ -1,0 +1,75 @@
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Redis;
+using StackExchange.Redis;
+
+namespace InferenceSidecar.Caching;
+
+/// <summary>
+/// Entries in Redis, shared by every replica, expiring by TTL. Keys are <c>sc:{route}:{scope}:{hash}</c>, so a route or
+/// a user can be cleared with SCAN. Any Redis failure is a miss (counted and logged by the connection), never an error.
+/// </summary>
+internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions<SidecarOptions> live) : IResponseCacheStore
+{
+    public static string RedisKey(string route, string scopeHash, string key) => $"sc:{route}:{scopeHash}:{key}";
+
+    public async Task<CacheEntry?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var value = await redis.RunAsync(db => db.StringGetAsync(key), live.Current.Cache.RedisTimeout, cancellationToken);
+            return CacheEntry.Deserialize(value);
+        }
+        catch (RedisUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await redis.RunAsync(db => db.StringSetAsync(key, entry.Serialize(), ttl), live.Current.Cache.RedisTimeout, cancellationToken);
+        }
+        catch (RedisUnavailableException)
+        {
+            // Not stored; the next request is a miss.
+        }
+    }
+
+    public async Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken)
+    {
+        var pattern = $"sc:{Glob(route)}:{Glob(scopeHash)}:*";
+        long removed = 0;
+        foreach (var endpoint in redis.Multiplexer.GetEndPoints())
+        {
+            var server = redis.Multiplexer.GetServer(endpoint);
+            if (!server.IsConnected || server.IsSlave)
+            {
+                continue;
+            }
+
+            var batch = new List<RedisKey>(256);
+            foreach (var key in server.Keys(pattern: pattern, pageSize: 500))
+            {
+                batch.Add(key);
+                if (batch.Count == 256)
+                {
+                    removed += await redis.Database.KeyDeleteAsync([.. batch]);
+                    batch.Clear();
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                removed += await redis.Database.KeyDeleteAsync([.. batch]);
+            }
+        }
+
+        return removed;
+    }
+
+    private static string Glob(string? value) =>
+        value is null ? "*" : value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("*", "\\*", StringComparison.Ordinal)
+            .Replace("?", "\\?", StringComparison.Ordinal).Replace("[", "\\[", StringComparison.Ordinal);
+}

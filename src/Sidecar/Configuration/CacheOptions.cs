@@ -1,0 +1,24 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace InferenceSidecar.Configuration;
+
+/// <summary>
+/// <c>Sidecar:Cache</c>: the store behind the response cache. Which routes cache, and for how long, is set per route
+/// in the route's YARP <c>Metadata</c> (<c>Cache</c>, <c>CacheTtl</c>, <c>CacheMaxEntryBytes</c>, <c>CacheScope</c>).
+/// </summary>
+internal sealed class CacheOptions
+{
+    /// <summary>Total bytes the in-memory store may hold; least recently used entries are evicted past it.</summary>
+    [Range(1024, long.MaxValue, ErrorMessage = "Sidecar:Cache:MaxMemoryBytes must be at least 1024.")]
+    public long MaxMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>When false (default) a hit counts as a request for limits but spends no token or cost budget.</summary>
+    public bool HitsSpendTokens { get; set; }
+
+    /// <summary>Timeout of each Redis cache call; on timeout the request is a miss.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:Cache:RedisTimeout must be between 1 ms and 10 s.")]
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Maps <c>DELETE /admin/cache</c> on the management port. Off by default: it has no authentication yet.</summary>
+    public bool AdminEnabled { get; set; }
+}

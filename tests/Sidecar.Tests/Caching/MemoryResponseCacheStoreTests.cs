@@ -1,0 +1,69 @@
+using InferenceSidecar.Caching;
+using InferenceSidecar.Testing;
+
+namespace InferenceSidecar.Tests.Caching;
+
+public sealed class MemoryResponseCacheStoreTests
+{
+    private static CacheEntry Entry(int bytes, DateTimeOffset at) => new("application/json", new byte[bytes], 1, 2, at, "openai", "scope");
+
+    [Fact]
+    public async Task SetAsync_OverByteCap_EvictsLeastRecentlyUsed()
+    {
+        // Arrange: each entry is 1000 body bytes plus overhead; the cap holds two of them.
+        var time = new ManualTimeProvider();
+        var store = new MemoryResponseCacheStore(time, () => 2300);
+        await store.SetAsync("a", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
+        await store.SetAsync("b", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
+
+        // Act: touch "a", then add "c": "b" is the least recently used.
+        await store.GetAsync("a", CancellationToken.None);
+        await store.SetAsync("c", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
+
+        // Assert
+        Assert.NotNull(await store.GetAsync("a", CancellationToken.None));
+        Assert.Null(await store.GetAsync("b", CancellationToken.None));
+        Assert.NotNull(await store.GetAsync("c", CancellationToken.None));
+        Assert.True(store.Bytes <= 2300);
+    }
+
+    [Fact]
+    public async Task GetAsync_AfterTtl_Miss()
+    {
+        var time = new ManualTimeProvider();
+        var store = new MemoryResponseCacheStore(time, () => 1_000_000);
+        await store.SetAsync("k", Entry(10, time.GetUtcNow()), TimeSpan.FromMinutes(10), CancellationToken.None);
+
+        time.Advance(TimeSpan.FromMinutes(9));
+        var before = await store.GetAsync("k", CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(2));
+        var after = await store.GetAsync("k", CancellationToken.None);
+
+        Assert.NotNull(before);
+        Assert.Null(after);
+        Assert.Equal(0, store.Bytes);
+    }
+
+    [Fact]
+    public async Task SetAsync_EntryLargerThanCap_NotStored()
+    {
+        var time = new ManualTimeProvider();
+        var store = new MemoryResponseCacheStore(time, () => 500);
+
+        await store.SetAsync("big", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(1), CancellationToken.None);
+
+        Assert.Null(await store.GetAsync("big", CancellationToken.None));
+    }
+
+    [Fact]
+    public void Serialize_RoundTrip_KeepsEverything()
+    {
+        var entry = new CacheEntry("text/event-stream", [1, 2, 3, 250], 7, 11, DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), "anthropic", "shared");
+
+        var copy = CacheEntry.Deserialize(entry.Serialize());
+
+        Assert.NotNull(copy);
+        Assert.Equal(entry.Body, copy.Body);
+        Assert.Equal(entry with { Body = copy.Body }, copy);
+    }
+}
