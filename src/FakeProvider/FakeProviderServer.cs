@@ -27,6 +27,12 @@ public sealed class FakeProviderServer : IAsyncDisposable
     /// <summary>How the next requests are answered.</summary>
     public FakeBehavior Behavior { get; set; } = new();
 
+    /// <summary>One-shot behaviours, each used by exactly one request before <see cref="Behavior"/> applies again.</summary>
+    public ConcurrentQueue<FakeBehavior> Next { get; } = new();
+
+    /// <summary>When each request's connection was aborted by the caller (client or proxy), by request path.</summary>
+    public ConcurrentQueue<(string Path, DateTimeOffset At)> Aborted { get; } = new();
+
     /// <summary>Every request received, in order.</summary>
     public ConcurrentQueue<RecordedRequest> Received { get; }
 
@@ -41,7 +47,12 @@ public sealed class FakeProviderServer : IAsyncDisposable
         var app = builder.Build();
         FakeProviderServer? server = null;
         var received = new ConcurrentQueue<RecordedRequest>();
-        app.MapFakeProvider("/", () => server?.Behavior ?? new FakeBehavior(), received);
+        app.MapFakeProvider("/", () => server is null ? new FakeBehavior() : server.Next.TryDequeue(out var once) ? once : server.Behavior, received);
+        app.Use(async (context, next) =>
+        {
+            context.RequestAborted.Register(() => server?.Aborted.Enqueue((context.Request.Path.Value ?? string.Empty, DateTimeOffset.UtcNow)));
+            await next(context);
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server = new FakeProviderServer(app, new Uri(address.TrimEnd('/') + "/"), received);

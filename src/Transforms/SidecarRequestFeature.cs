@@ -27,6 +27,18 @@ internal sealed class SidecarRequestFeature
     /// <summary>Set by the limiter: capture this response's usage (and maybe strip the injected usage chunk).</summary>
     public Usage.UsageTracking? Tracking { get; set; }
 
+    /// <summary>Set by the resilience middleware: this route's timeouts, retries and fallbacks.</summary>
+    public Resilience.RouteResiliencePolicy? Resilience { get; set; }
+
+    /// <summary>A sidecar timeout (headers, idle or total) fired for this request.</summary>
+    public bool TimedOut { get; set; }
+
+    /// <summary>Set by the resilience middleware: this request's retry budget.</summary>
+    public Resilience.RetryState? Retry { get; set; }
+
+    /// <summary>Set during a fallback: the cluster being tried instead of the route's own (its key and provider apply).</summary>
+    public Yarp.ReverseProxy.Configuration.ClusterConfig? FallbackCluster { get; set; }
+
     /// <summary>Set by the response cache when it answered from an entry: the usage the original response reported.</summary>
     public (long Input, long Output)? CacheHitUsage { get; set; }
 

@@ -15,7 +15,8 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
 {
     public void ValidateRoute(TransformRouteValidationContext context)
     {
-        if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error))
+        if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error)
+            || !Resilience.RouteResiliencePolicy.TryParse(context.Route.Metadata, out _, out error))
         {
             context.Errors.Add(new ArgumentException($"ReverseProxy:Routes:{context.Route.RouteId}:{error}"));
         }
@@ -43,6 +44,8 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
     public void Apply(TransformBuilderContext context)
     {
         context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader));
+        context.RequestTransforms.Add(Resilience.ResilienceRequestTransform.Instance);
+        context.ResponseTransforms.Add(Resilience.RetryableResponseTransform.Instance);
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
         context.ResponseTransforms.Add(Usage.UsageCaptureTransform.Instance);
 

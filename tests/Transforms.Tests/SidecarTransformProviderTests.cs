@@ -86,9 +86,9 @@ public sealed class SidecarTransformProviderTests
         Create().Apply(context);
 
         Assert.IsType<RequestHeaderHygieneTransform>(context.RequestTransforms[0]);
-        var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[1]);
+        var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[2]);
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
-        Assert.Equal(2, context.ResponseTransforms.Count);
+        Assert.Equal(3, context.ResponseTransforms.Count);
     }
 }

@@ -17,6 +17,10 @@ internal sealed class SidecarOptions
 
     public DemoOptions Demo { get; set; } = new();
 
+    /// <summary>Proxied requests in flight at most; past it 503 with <c>Retry-After</c>. 0 = no cap.</summary>
+    [Range(0, 1_000_000, ErrorMessage = "Sidecar:MaxConcurrentRequests must be between 0 and 1000000.")]
+    public int MaxConcurrentRequests { get; set; } = 1000;
+
     public RateLimitOptions RateLimits { get; set; } = new();
 
     public CacheOptions Cache { get; set; } = new();

@@ -27,7 +27,14 @@ internal sealed partial class ForwarderErrorMiddleware(RequestDelegate next, ILo
             return;
         }
 
-        var (status, message) = Describe(error);
+        var (status, message) = feature?.TimedOut == true
+            ? (StatusCodes.Status504GatewayTimeout, "The upstream provider did not answer in time.")
+            : Describe(error);
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = "5";
+        }
+
         if (status == 0)
         {
             return;

@@ -71,8 +71,12 @@ internal static class SidecarApplication
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = context.Configuration.GetValue<long?>("Sidecar:MaxRequestBodyBytes") ?? 10 * 1024 * 1024;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+            // Explicit limits (each overridable under Kestrel:Limits): slow or oversized clients get 4xx or a closed connection.
+            kestrel.Limits.MaxRequestHeadersTotalSize = context.Configuration.GetValue<int?>("Kestrel:Limits:MaxRequestHeadersTotalSize") ?? 64 * 1024;
+            kestrel.Limits.RequestHeadersTimeout = context.Configuration.GetValue<TimeSpan?>("Kestrel:Limits:RequestHeadersTimeout") ?? TimeSpan.FromSeconds(15);
+            kestrel.Limits.MaxConcurrentConnections = context.Configuration.GetValue<long?>("Kestrel:Limits:MaxConcurrentConnections") ?? 10_000;
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(2);
             kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
                 .Endpoint(ListenerRegistry.ProxyEndpoint, endpoint => listeners.Register(ListenerRegistry.ProxyEndpoint, endpoint.ListenOptions))
                 .Endpoint(ListenerRegistry.ManagementEndpoint, endpoint => listeners.Register(ListenerRegistry.ManagementEndpoint, endpoint.ListenOptions));

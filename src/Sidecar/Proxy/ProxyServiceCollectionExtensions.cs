@@ -14,10 +14,12 @@ internal static class ProxyServiceCollectionExtensions
     /// <summary>YARP from the <c>ReverseProxy</c> section (hot-reloaded by YARP), the sidecar transforms and the demo routes.</summary>
     public static IServiceCollection AddSidecarProxy(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, Transforms.Resilience.SidecarForwarderHttpClientFactory>();
         services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
             .AddSidecarTransforms(h => h.IdentityHeader = configuration["Sidecar:Identity:UserHeader"] ?? "X-User-Id")
             .AddSidecarDemo();
+        services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy, Resilience.ConsecutiveFailuresPolicy>();
         return services;
     }
 
@@ -26,12 +28,14 @@ internal static class ProxyServiceCollectionExtensions
     {
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseMiddleware<ConcurrencyLimitMiddleware>();
             proxy.UseMiddleware<ForwarderErrorMiddleware>();
             proxy.UseMiddleware<ProxyRequestMiddleware>();
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
+            proxy.UseMiddleware<Resilience.ResilienceMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });

@@ -18,18 +18,23 @@ internal sealed class ProviderKeyTransform(ProviderKind provider, string keyRefe
 
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
+        // During a fallback the request goes to another cluster: its provider kind and key apply.
+        var (provider, reference, version) = context.HttpContext.Features.Get<SidecarRequestFeature>()?.FallbackCluster is { } fallback
+            ? (ClusterMetadata.GetProvider(fallback), ClusterMetadata.GetApiKeyReference(fallback.Metadata),
+               ClusterMetadata.TryGetAnthropicVersion(fallback.Metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion)
+            : (Provider, KeyReference, anthropicVersion);
         var headers = context.ProxyRequest.Headers;
-        if (Provider == ProviderKind.Anthropic && !headers.Contains("anthropic-version"))
+        if (provider == ProviderKind.Anthropic && !headers.Contains("anthropic-version"))
         {
-            headers.TryAddWithoutValidation("anthropic-version", anthropicVersion);
+            headers.TryAddWithoutValidation("anthropic-version", version);
         }
 
-        if (!secrets.TryResolve(KeyReference, out var key) || key.Length == 0)
+        if (!secrets.TryResolve(reference, out var key) || key.Length == 0)
         {
             return ValueTask.CompletedTask;
         }
 
-        switch (Provider)
+        switch (provider)
         {
             case ProviderKind.Anthropic:
                 headers.TryAddWithoutValidation("x-api-key", key);

@@ -1,0 +1,19 @@
+using Yarp.ReverseProxy.Transforms;
+
+namespace InferenceSidecar.Transforms.Resilience;
+
+/// <summary>Hands the request's feature to the <see cref="TimeoutHandler"/> through the outgoing request's options.</summary>
+internal sealed class ResilienceRequestTransform : RequestTransform
+{
+    public static ResilienceRequestTransform Instance { get; } = new();
+
+    public override ValueTask ApplyAsync(RequestTransformContext context)
+    {
+        if (context.HttpContext.Features.Get<SidecarRequestFeature>() is { } feature)
+        {
+            context.ProxyRequest.Options.Set(TimeoutHandler.FeatureKey, feature);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

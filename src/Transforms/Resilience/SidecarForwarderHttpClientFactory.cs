@@ -1,0 +1,29 @@
+using System.Globalization;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace InferenceSidecar.Transforms.Resilience;
+
+/// <summary>
+/// YARP's per-cluster HTTP client, with the cluster's <c>ConnectTimeout</c> metadata (default 5 s: LLM calls are long,
+/// connecting is not) and the <see cref="TimeoutHandler"/>. Redirects stay off (YARP's default): traffic and keys never
+/// go anywhere but the configured destination.
+/// </summary>
+internal sealed class SidecarForwarderHttpClientFactory : ForwarderHttpClientFactory
+{
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
+
+    protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
+    {
+        base.ConfigureHandler(context, handler);
+        handler.ConnectTimeout = ConnectTimeout(context.NewMetadata);
+        handler.AllowAutoRedirect = false;
+    }
+
+    protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler) =>
+        new TimeoutHandler(base.WrapHandler(context, handler));
+
+    public static TimeSpan ConnectTimeout(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is not null && metadata.TryGetValue("ConnectTimeout", out var text) && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero
+            ? value
+            : DefaultConnectTimeout;
+}
