@@ -21,6 +21,12 @@ public sealed record FakeBehavior
     /// <summary>The assistant's reply; each word is one output token and one streamed content event.</summary>
     public string ReplyText { get; init; } = "Hello from the fake provider, streaming one word at a time.";
 
+    /// <summary>Reset the connection before sending any response header.</summary>
+    public bool ResetBeforeHeaders { get; init; }
+
+    /// <summary>When set, a stream sends its first event, then waits for this task before sending the rest.</summary>
+    public Task? Gate { get; init; }
+
     /// <summary>Extra response headers, e.g. account headers the sidecar must strip.</summary>
     public IReadOnlyDictionary<string, string> ResponseHeaders { get; init; } = new Dictionary<string, string>();
 

@@ -46,6 +46,12 @@ public static class FakeProviderEndpoints
             await Task.Delay(behavior.HeaderDelay, context.RequestAborted);
         }
 
+        if (behavior.ResetBeforeHeaders)
+        {
+            context.Abort();
+            return;
+        }
+
         foreach (var (name, value) in behavior.ResponseHeaders)
         {
             context.Response.Headers[name] = value;
@@ -340,6 +346,11 @@ public static class FakeProviderEndpoints
             await Task.Delay(100, context.RequestAborted);
             context.Abort();
             return true;
+        }
+
+        if (index == 1 && behavior.Gate is { } gate)
+        {
+            await gate.WaitAsync(context.RequestAborted);
         }
 
         if (index > 0 && behavior.ChunkDelay > TimeSpan.Zero)

@@ -73,6 +73,9 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
     /// <summary>Runs attempts on one cluster; returns true when the caller should move on to a fallback.</summary>
     private async Task<bool> AttemptAsync(HttpContext context, IReverseProxyFeature proxy, RetryState retry, Func<Task> send)
     {
+        // YARP's load balancer narrows AvailableDestinations to the one it picks: keep the full set for retries.
+        var candidates = proxy.AvailableDestinations;
+        var tried = new List<DestinationState>();
         while (true)
         {
             RewindBody(context.Request);
@@ -117,7 +120,13 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
                 return true;
             }
 
-            AvoidLastDestination(proxy);
+            if (proxy.ProxiedDestination is { } last)
+            {
+                tried.Add(last);
+            }
+
+            var untried = candidates.Where(d => !tried.Contains(d)).ToArray();
+            proxy.AvailableDestinations = untried.Length > 0 ? untried : candidates;
             if (s.Wait > TimeSpan.Zero)
             {
                 await Task.Delay(s.Wait, time, context.RequestAborted);
@@ -152,14 +161,6 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
     private static bool IsRetryableFailure(IForwarderErrorFeature error) =>
         error.Error == ForwarderError.NoAvailableDestinations
         || (error.Error == ForwarderError.Request && error.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError });
-
-    private static void AvoidLastDestination(IReverseProxyFeature proxy)
-    {
-        if (proxy.ProxiedDestination is { } last && proxy.AvailableDestinations.Count > 1)
-        {
-            proxy.AvailableDestinations = proxy.AvailableDestinations.Where(d => d != last).ToArray();
-        }
-    }
 
     private static void RewindBody(HttpRequest request)
     {

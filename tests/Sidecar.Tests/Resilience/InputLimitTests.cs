@@ -1,0 +1,104 @@
+using System.Net.Sockets;
+using System.Text;
+using InferenceSidecar.FakeProvider;
+using InferenceSidecar.Tests.Infrastructure;
+
+namespace InferenceSidecar.Tests.Resilience;
+
+/// <summary>Malformed or abusive input: 4xx or a closed connection, never a 500, and the process keeps serving.</summary>
+public sealed class InputLimitTests : IAsyncLifetime
+{
+    private SidecarWithFake _setup = null!;
+
+    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync((settings, _, _) =>
+    {
+        settings["Sidecar:MaxConcurrentRequests"] = "2";
+        settings["Kestrel:Limits:MaxRequestHeadersTotalSize"] = "8192";
+        settings["Kestrel:Limits:RequestHeadersTimeout"] = "00:00:01";
+    });
+
+    public async Task DisposeAsync() => await _setup.DisposeAsync();
+
+    private async Task<string> RawAsync(string request, bool halfClose = true)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(_setup.Sidecar.ProxyAddress.Host, _setup.Sidecar.ProxyAddress.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        if (halfClose)
+        {
+            client.Client.Shutdown(SocketShutdown.Send);
+        }
+
+        using var reader = new StreamReader(stream);
+        try
+        {
+            return await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        catch (IOException)
+        {
+            return string.Empty; // the sidecar closed (reset) the connection: an accepted answer to malformed input
+        }
+    }
+
+    private async Task AssertStillServesAsync()
+    {
+        var (status, _, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "alice")));
+        Assert.Equal(200, status);
+    }
+
+    [Fact]
+    public async Task Raw_ContentLengthLongerThanBody_4xxOrClosedNever500()
+    {
+        var reply = await RawAsync("POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-User-Id: a\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"model\":\"gpt-4o\"}");
+
+        Assert.DoesNotContain(" 500 ", reply, StringComparison.Ordinal);
+        Assert.True(reply.Length == 0 || reply.StartsWith("HTTP/1.1 4", StringComparison.Ordinal), reply);
+        Assert.DoesNotContain(_setup.Fake.Received, r => r.BodyText.Length < 30);
+        await AssertStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Raw_OversizedHeaders_431()
+    {
+        var reply = await RawAsync($"GET /openai/v1/models HTTP/1.1\r\nHost: x\r\nX-Big: {new string('a', 20000)}\r\n\r\n", halfClose: false);
+
+        Assert.True(reply.StartsWith("HTTP/1.1 431", StringComparison.Ordinal), "reply: [" + reply[..Math.Min(200, reply.Length)] + "]");
+        await AssertStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Raw_MalformedHeaderLine_400()
+    {
+        var reply = await RawAsync("POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nthis line has no colon\r\n\r\n", halfClose: false);
+
+        Assert.True(reply.StartsWith("HTTP/1.1 400", StringComparison.Ordinal), "reply: [" + reply[..Math.Min(200, reply.Length)] + "]");
+        await AssertStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Raw_SlowClientNeverFinishesHeaders_408OrClosed()
+    {
+        var reply = await RawAsync("POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Use", halfClose: false);
+
+        Assert.True(reply.Length == 0 || reply.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), reply);
+        await AssertStillServesAsync();
+    }
+
+    [Fact]
+    public async Task Send_OverConcurrencyCap_503FastWithRetryAfter()
+    {
+        _setup.Fake.Behavior = new FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(1) };
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(i =>
+            Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "user" + i)))));
+        _setup.Fake.Behavior = new FakeBehavior();
+
+        Assert.Equal(2, results.Count(r => r.Status == 200));
+        var shed = results.Where(r => r.Status == 503).ToArray();
+        Assert.Equal(3, shed.Length);
+        Assert.All(shed, r => Assert.Equal("1", r.Response.Headers.GetValues("Retry-After").Single()));
+        Assert.All(shed, r => Assert.Equal("overloaded", Http.Json(r.Body).GetProperty("error").GetProperty("code").GetString()));
+        await AssertStillServesAsync();
+    }
+}

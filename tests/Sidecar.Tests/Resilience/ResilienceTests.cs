@@ -1,0 +1,360 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using InferenceSidecar.FakeProvider;
+using InferenceSidecar.Tests.Infrastructure;
+
+namespace InferenceSidecar.Tests.Resilience;
+
+/// <summary>
+/// A misbehaving provider behind the real sidecar: retries only before any byte reached the client, fallback to
+/// another cluster, timeouts as 504 or an aborted stream, streaming never buffered, cancellation passed on.
+/// </summary>
+public sealed class ResilienceTests : IAsyncLifetime
+{
+    private readonly ProviderKeys _keys = new();
+    private readonly string _backupKeyPath = Path.Combine(Path.GetTempPath(), "sidecar-backup-key-" + Guid.NewGuid().ToString("N"));
+    private FakeProviderServer _fake = null!;
+    private FakeProviderServer _backup = null!;
+    private FakeProviderServer _probed = null!;
+    private SidecarInstance _sidecar = null!;
+
+    public async Task InitializeAsync()
+    {
+        _fake = await FakeProviderServer.StartAsync();
+        _backup = await FakeProviderServer.StartAsync();
+        _probed = await FakeProviderServer.StartAsync();
+        File.WriteAllText(_backupKeyPath, "azure-backup-key-0004");
+        var settings = TestSettings.PointAt(_fake, _keys);
+        settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "0";
+
+        // The OpenAI route: 3 attempts, falls back to an Azure-style backup cluster.
+        settings["ReverseProxy:Routes:openai:Metadata:Fallback"] = "backup";
+        settings["ReverseProxy:Clusters:backup:Metadata:Provider"] = "AzureOpenAI";
+        settings["ReverseProxy:Clusters:backup:Metadata:ApiKey"] = "file:" + _backupKeyPath;
+        settings["ReverseProxy:Clusters:backup:Destinations:primary:Address"] = _backup.BaseAddress.ToString();
+
+        // The Anthropic route: no fallback, short timeouts, two destinations of which one is dead.
+        settings["ReverseProxy:Routes:anthropic:Metadata:ResponseHeadersTimeout"] = "00:00:00.500";
+        settings["ReverseProxy:Routes:anthropic:Metadata:IdleTimeout"] = "00:00:00.500";
+        settings["ReverseProxy:Routes:anthropic:Metadata:TotalTimeout"] = "00:00:02";
+        settings["ReverseProxy:Routes:anthropic:Metadata:RetryBudget"] = "00:00:03";
+
+        // A route to a cluster whose only destination refuses connections.
+        settings["ReverseProxy:Routes:dead:ClusterId"] = "dead";
+        settings["ReverseProxy:Routes:dead:Match:Path"] = "/dead/{**catch-all}";
+        settings["ReverseProxy:Routes:dead:Transforms:0:PathRemovePrefix"] = "/dead";
+        settings["ReverseProxy:Routes:dead:Metadata:Fallback"] = "backup";
+        settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = _keys.OpenAIReference;
+        settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
+
+        // A route to two destinations, one dead: retries move to the live one.
+        settings["ReverseProxy:Routes:pair:ClusterId"] = "pair";
+        settings["ReverseProxy:Routes:pair:Match:Path"] = "/pair/{**catch-all}";
+        settings["ReverseProxy:Routes:pair:Transforms:0:PathRemovePrefix"] = "/pair";
+        settings["ReverseProxy:Routes:pair:Metadata:Retries"] = "4";
+        settings["ReverseProxy:Clusters:pair:Metadata:ApiKey"] = _keys.OpenAIReference;
+        settings["ReverseProxy:Clusters:pair:LoadBalancingPolicy"] = "RoundRobin";
+        settings["ReverseProxy:Clusters:pair:Destinations:a:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
+        settings["ReverseProxy:Clusters:pair:Destinations:b:Address"] = _fake.BaseAddress.ToString();
+
+        // A circuit-broken cluster: three failures in a row open it.
+        settings["ReverseProxy:Routes:fragile:ClusterId"] = "fragile";
+        settings["ReverseProxy:Routes:fragile:Match:Path"] = "/fragile/{**catch-all}";
+        settings["ReverseProxy:Routes:fragile:Transforms:0:PathRemovePrefix"] = "/fragile";
+        settings["ReverseProxy:Routes:fragile:Metadata:Retries"] = "1";
+        settings["ReverseProxy:Clusters:fragile:Metadata:ApiKey"] = _keys.OpenAIReference;
+        settings["ReverseProxy:Clusters:fragile:Metadata:CircuitFailures"] = "3";
+        settings["ReverseProxy:Clusters:fragile:HealthCheck:AvailableDestinationsPolicy"] = "HealthyAndUnknown";
+        settings["ReverseProxy:Clusters:fragile:HealthCheck:Passive:Enabled"] = "true";
+        settings["ReverseProxy:Clusters:fragile:HealthCheck:Passive:Policy"] = "ConsecutiveFailures";
+        settings["ReverseProxy:Clusters:fragile:HealthCheck:Passive:ReactivationPeriod"] = "00:01:00";
+        settings["ReverseProxy:Clusters:fragile:Destinations:primary:Address"] = _fake.BaseAddress.ToString();
+        settings["ReverseProxy:Routes:fragile-with-fallback:ClusterId"] = "fragile";
+        settings["ReverseProxy:Routes:fragile-with-fallback:Match:Path"] = "/fragile2/{**catch-all}";
+        settings["ReverseProxy:Routes:fragile-with-fallback:Transforms:0:PathRemovePrefix"] = "/fragile2";
+        settings["ReverseProxy:Routes:fragile-with-fallback:Metadata:Fallback"] = "backup";
+
+        // Active health checks probe each destination; the dead one is taken out before any request fails on it.
+        settings["ReverseProxy:Routes:probed:ClusterId"] = "probed";
+        settings["ReverseProxy:Routes:probed:Match:Path"] = "/probed/{**catch-all}";
+        settings["ReverseProxy:Routes:probed:Transforms:0:PathRemovePrefix"] = "/probed";
+        settings["ReverseProxy:Routes:probed:Metadata:Retries"] = "1";
+        settings["ReverseProxy:Clusters:probed:Metadata:ApiKey"] = _keys.OpenAIReference;
+        settings["ReverseProxy:Clusters:probed:LoadBalancingPolicy"] = "RoundRobin";
+        settings["ReverseProxy:Clusters:probed:HealthCheck:AvailableDestinationsPolicy"] = "HealthyAndUnknown";
+        settings["ReverseProxy:Clusters:probed:HealthCheck:Active:Enabled"] = "true";
+        settings["ReverseProxy:Clusters:probed:HealthCheck:Active:Interval"] = "00:00:00.500";
+        settings["ReverseProxy:Clusters:probed:HealthCheck:Active:Timeout"] = "00:00:00.500";
+        settings["ReverseProxy:Clusters:probed:HealthCheck:Active:Path"] = "/v1/models";
+        settings["ReverseProxy:Clusters:probed:Destinations:dead:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
+        settings["ReverseProxy:Clusters:probed:Destinations:live:Address"] = _probed.BaseAddress.ToString();
+        _sidecar = await SidecarInstance.StartAsync(settings);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _sidecar.DisposeAsync();
+        await _fake.DisposeAsync();
+        await _backup.DisposeAsync();
+        await _probed.DisposeAsync();
+        _keys.Dispose();
+        File.Delete(_backupKeyPath);
+    }
+
+    private Task<(int Status, byte[] Body, HttpResponseMessage Response)> Send(string path, string body) =>
+        Http.SendAsync(_sidecar.Client, Http.Post(path, body, ("X-User-Id", "alice")));
+
+    private static string Upstream(HttpResponseMessage response) => response.Headers.GetValues("X-Sidecar-Upstream").Single();
+
+    [Fact]
+    public async Task Send_UpstreamBurstOf503_RetriedUntilSuccessOnSameCluster()
+    {
+        // Arrange
+        _fake.Next.Enqueue(new FakeBehavior { StatusCode = 503 });
+        _fake.Next.Enqueue(new FakeBehavior { StatusCode = 529 });
+
+        // Act
+        var (status, body, response) = await Send("openai/v1/chat/completions", Http.ChatBody);
+
+        // Assert
+        Assert.Equal(200, status);
+        Assert.Contains("fake provider", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+        Assert.Equal(3, _fake.Received.Count);
+        Assert.Empty(_backup.Received);
+        Assert.Equal("openai", Upstream(response));
+    }
+
+    [Fact]
+    public async Task Send_429WithRetryAfterInsideBudget_RetriedAfterIt()
+    {
+        _fake.Next.Enqueue(new FakeBehavior { StatusCode = 429, RetryAfterSeconds = 1 });
+        var clock = Stopwatch.StartNew();
+
+        var (status, _, _) = await Send("anthropic/v1/messages", Http.MessagesBody);
+
+        Assert.Equal(200, status);
+        Assert.Equal(2, _fake.Received.Count);
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1), "the retry did not wait for Retry-After");
+    }
+
+    [Fact]
+    public async Task Send_429WithRetryAfterBeyondBudget_PassedThroughUntouched()
+    {
+        _fake.Next.Enqueue(new FakeBehavior { StatusCode = 429, RetryAfterSeconds = 30 });
+
+        var (status, body, response) = await Send("anthropic/v1/messages", Http.MessagesBody);
+
+        Assert.Equal(429, status);
+        Assert.Equal("30", response.Headers.GetValues("Retry-After").Single());
+        Assert.Equal("rate_limit_error", Http.AnthropicErrorType(body));
+        Assert.Single(_fake.Received);
+    }
+
+    [Fact]
+    public async Task Send_NonRetryableStatus_NotRetried()
+    {
+        _fake.Next.Enqueue(new FakeBehavior { StatusCode = 400 });
+
+        var (status, _, _) = await Send("anthropic/v1/messages", Http.MessagesBody);
+
+        Assert.Equal(400, status);
+        Assert.Single(_fake.Received);
+    }
+
+    [Fact]
+    public async Task Send_PrimaryKeepsFailing_FallbackClusterServesWithItsOwnKey()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            _fake.Next.Enqueue(new FakeBehavior { StatusCode = 503 });
+        }
+
+        var (status, _, response) = await Send("openai/v1/chat/completions", Http.ChatBody);
+
+        Assert.Equal(200, status);
+        Assert.Equal(3, _fake.Received.Count);
+        var served = Assert.Single(_backup.Received);
+        Assert.Equal("azure-backup-key-0004", served.Header("api-key"));
+        Assert.Null(served.Header("Authorization"));
+        Assert.Equal("backup", Upstream(response));
+    }
+
+    [Fact]
+    public async Task Send_PrimaryRefusesConnections_FallbackServes()
+    {
+        var (status, _, response) = await Send("dead/v1/chat/completions", Http.ChatBody);
+
+        Assert.Equal(200, status);
+        Assert.Equal("backup", Upstream(response));
+        Assert.Single(_backup.Received);
+    }
+
+    [Fact]
+    public async Task Send_OneOfTwoDestinationsDead_RetryReachesTheLiveOne()
+    {
+        var statuses = new List<int>();
+        for (var i = 0; i < 4; i++)
+        {
+            statuses.Add((await Send("pair/v1/chat/completions", Http.ChatBody)).Status);
+        }
+
+        Assert.True(statuses.All(s => s == 200), string.Join(",", statuses) + " " + string.Join("\n", _sidecar.Logs.Lines.Where(l => l.Contains("Warning", StringComparison.Ordinal)).Take(6)));
+        Assert.Equal(4, _fake.Received.Count);
+    }
+
+    [Fact]
+    public async Task Send_CircuitOpenOnPrimary_FallbackServes()
+    {
+        _fake.Behavior = new FakeBehavior { StatusCode = 500 };
+        for (var i = 0; i < 3; i++)
+        {
+            await Send("fragile/v1/chat/completions", Http.ChatBody);
+        }
+
+        _fake.Behavior = new FakeBehavior();
+        await Task.Delay(300);
+        var received = _fake.Received.Count;
+        var (status, _, response) = await Send("fragile2/v1/chat/completions", Http.ChatBody);
+
+        Assert.Equal(200, status);
+        Assert.Equal("backup", Upstream(response));
+        Assert.Equal(received, _fake.Received.Count);
+        Assert.Single(_backup.Received);
+    }
+
+    [Fact]
+    public async Task Send_ActiveHealthCheckFindsDeadDestination_NoRequestFailsOnIt()
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // a few probe rounds
+
+        var statuses = new List<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            statuses.Add((await Send("probed/v1/chat/completions", Http.ChatBody)).Status);
+        }
+
+        Assert.All(statuses, s => Assert.Equal(200, s));
+        Assert.Contains(_probed.Received, r => r.Method == "GET" && r.Path == "/v1/models");
+        Assert.Equal(6, _probed.Received.Count(r => r.Method == "POST"));
+    }
+
+    [Fact]
+    public async Task Send_UpstreamResetsBeforeHeaders_502InDialectNotRetried()
+    {
+        _fake.Behavior = new FakeBehavior { ResetBeforeHeaders = true };
+
+        var (status, body, _) = await Send("anthropic/v1/messages", Http.MessagesBody);
+
+        Assert.Equal(502, status);
+        Assert.Equal("api_error", Http.AnthropicErrorType(body));
+        Assert.Single(_fake.Received);
+    }
+
+    [Fact]
+    public async Task Send_HeadersNeverCome_504InDialect()
+    {
+        _fake.Behavior = new FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(3) };
+
+        var (status, body, _) = await Send("anthropic/v1/messages", Http.MessagesBody);
+
+        Assert.Equal(504, status);
+        Assert.Equal("timeout_error", Http.AnthropicErrorType(body));
+    }
+
+    [Fact]
+    public async Task Send_StreamGoesIdle_ClientStreamAbortedNotEndedCleanly()
+    {
+        _fake.Behavior = new FakeBehavior { ChunkDelay = TimeSpan.FromSeconds(2) };
+        var request = Http.Post("anthropic/v1/messages", Http.MessagesStreamBody, ("X-User-Id", "alice"));
+
+        using var response = await _sidecar.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var read = response.Content.ReadAsStringAsync();
+
+        Assert.Equal(200, (int)response.StatusCode);
+        await Assert.ThrowsAnyAsync<Exception>(() => read);
+    }
+
+    [Fact]
+    public async Task Send_StreamExceedsTotalTimeout_Aborted()
+    {
+        // Each gap (300 ms) is under the idle timeout, but the whole stream (~3.3 s) is over the 2 s total.
+        _fake.Behavior = new FakeBehavior { ChunkDelay = TimeSpan.FromMilliseconds(300) };
+
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => Send("anthropic/v1/messages", Http.MessagesStreamBody));
+    }
+
+    [Fact]
+    public async Task Send_UpstreamResetsMidStream_ClientSeesAbortAndNoRetry()
+    {
+        _fake.Behavior = new FakeBehavior { FailAfterChunks = 3 };
+
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => Send("openai/v1/chat/completions", Http.ChatStreamBody));
+
+        Assert.Single(_fake.Received);
+        Assert.Empty(_backup.Received);
+    }
+
+    [Fact]
+    public async Task Send_Stream_FirstEventReachesClientBeforeUpstreamFinishes()
+    {
+        // The fake sends one event, then waits for the test: if anything buffered, the test would never see it.
+        var gate = new TaskCompletionSource();
+        _fake.Behavior = new FakeBehavior { Gate = gate.Task };
+        var request = Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, ("X-User-Id", "alice"));
+
+        using var response = await _sidecar.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var stream = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[4096];
+        var first = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        gate.SetResult();
+        var rest = await new StreamReader(stream).ReadToEndAsync();
+
+        Assert.StartsWith("data: {", Encoding.UTF8.GetString(buffer, 0, first), StringComparison.Ordinal);
+        Assert.EndsWith("data: [DONE]\n\n", rest, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Send_ClientDisconnects_UpstreamCancelledWithinOneSecond()
+    {
+        _fake.Behavior = new FakeBehavior { ChunkDelay = TimeSpan.FromMilliseconds(500) };
+
+        // No draining on dispose: the client really leaves at once.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = _sidecar.ProxyAddress };
+        var request = Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, ("X-User-Id", "alice"));
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var stream = await response.Content.ReadAsStreamAsync();
+        _ = await stream.ReadAsync(new byte[1024]);
+
+        var leftAt = DateTimeOffset.UtcNow;
+        response.Dispose();
+        client.Dispose();
+        for (var i = 0; i < 50 && _fake.Aborted.IsEmpty; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(_fake.Aborted.TryPeek(out var aborted), "the upstream never saw the cancellation");
+        Assert.True(aborted.At - leftAt < TimeSpan.FromSeconds(1), $"upstream cancelled {(aborted.At - leftAt).TotalMilliseconds:0} ms after the client left");
+    }
+
+    [Fact]
+    public async Task Send_ConsecutiveFailures_CircuitOpensAndFailsFastWith503()
+    {
+        _fake.Behavior = new FakeBehavior { StatusCode = 500 };
+        for (var i = 0; i < 3; i++)
+        {
+            await Send("fragile/v1/chat/completions", Http.ChatBody);
+        }
+
+        _fake.Behavior = new FakeBehavior();
+        await Task.Delay(300); // YARP applies passive health changes asynchronously
+        var received = _fake.Received.Count;
+        var (status, body, response) = await Send("fragile/v1/chat/completions", Http.ChatBody);
+
+        Assert.True(status == 503, $"status {status} {Encoding.UTF8.GetString(body)}");
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.NotEmpty(Http.OpenAIErrorMessage(body));
+        Assert.Equal(received, _fake.Received.Count);
+    }
+}
