@@ -29,6 +29,7 @@ internal sealed class ResponseCacheMiddleware(
     RequestDelegate next,
     IResponseCacheStore store,
     SidecarMetrics metrics,
+    RateLimiting.PricingCatalog pricing,
     TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CacheEntry?>> _inflight = new(StringComparer.Ordinal);
@@ -138,7 +139,7 @@ internal sealed class ResponseCacheMiddleware(
     private async Task ServeAsync(HttpContext context, SidecarRequestFeature feature, CacheEntry entry, string result)
     {
         metrics.CacheLookup(feature.RouteId, result == "coalesced" ? "hit" : result);
-        metrics.CacheSaved(feature.RouteId, entry.InputTokens + entry.OutputTokens);
+        metrics.CacheSaved(feature.RouteId, entry.InputTokens + entry.OutputTokens, pricing.CostMicros(feature.Model, entry.InputTokens, entry.OutputTokens) / 1_000_000);
         feature.CacheHitUsage = (entry.InputTokens, entry.OutputTokens);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;

@@ -15,16 +15,22 @@ internal sealed class SidecarMetrics
     private readonly Counter<long> _limiterFallback;
     private readonly Counter<long> _cacheLookups;
     private readonly Counter<long> _cacheSavedTokens;
+    private readonly Counter<double> _cacheSavedCost;
 
     public SidecarMetrics(IMeterFactory meters)
     {
         var meter = meters.Create(MeterName);
+        Meter = meter;
         _redisErrors = meter.CreateCounter<long>("sidecar_redis_errors_total", description: "Redis calls that failed or timed out.");
         _rateLimited = meter.CreateCounter<long>("sidecar_rate_limited_total", description: "Requests refused by a limit.");
         _limiterFallback = meter.CreateCounter<long>("sidecar_limiter_fallback_total", description: "Limit decisions made by the local fallback limiter because Redis was unavailable.");
         _cacheLookups = meter.CreateCounter<long>("sidecar_cache_lookups_total", description: "Response cache lookups by result (hit, miss, bypass).");
         _cacheSavedTokens = meter.CreateCounter<long>("sidecar_cache_saved_tokens_total", description: "Tokens the upstream did not have to produce because the cache answered.");
+        _cacheSavedCost = meter.CreateCounter<double>("sidecar_cache_saved_cost_usd_total", description: "Spend avoided because the cache answered, at Sidecar:Pricing prices.");
     }
+
+    /// <summary>This instance's meter (each sidecar in a process has its own, from its own factory).</summary>
+    public Meter Meter { get; }
 
     public void RedisError() => _redisErrors.Add(1);
 
@@ -35,5 +41,9 @@ internal sealed class SidecarMetrics
 
     public void CacheLookup(string route, string result) => _cacheLookups.Add(1, new("route", route), new("result", result));
 
-    public void CacheSaved(string route, long tokens) => _cacheSavedTokens.Add(tokens, new KeyValuePair<string, object?>("route", route));
+    public void CacheSaved(string route, long tokens, double costUsd)
+    {
+        _cacheSavedTokens.Add(tokens, new KeyValuePair<string, object?>("route", route));
+        _cacheSavedCost.Add(costUsd, new KeyValuePair<string, object?>("route", route));
+    }
 }

@@ -20,7 +20,13 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         var proxy = context.GetReverseProxyFeature();
         var feature = context.Features.Get<SidecarRequestFeature>()!;
         var policy = RouteResiliencePolicy.For(proxy.Route.Config);
-        var retry = new RetryState(policy.Attempts, policy.Fallback.Length, time.GetTimestamp() + (long)(policy.RetryBudget.TotalSeconds * time.TimestampFrequency), time);
+
+        // A body that cannot be rewound (a streamed upload) can be sent once only: no retries, no fallback.
+        var request = context.Request;
+        var replayable = request.Body.CanSeek || (request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding"));
+        var retry = replayable
+            ? new RetryState(policy.Attempts, policy.Fallback.Length, time.GetTimestamp() + (long)(policy.RetryBudget.TotalSeconds * time.TimestampFrequency), time)
+            : new RetryState(1, 0, time.GetTimestamp(), time);
         feature.Resilience = policy;
         feature.Retry = retry;
         var servedBy = feature.ClusterId;
@@ -44,7 +50,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         try
         {
             var moveOn = await AttemptAsync(context, proxy, retry, () => next(context));
-            foreach (var clusterId in policy.Fallback)
+            foreach (var clusterId in replayable ? policy.Fallback : [])
             {
                 if (!moveOn || context.Response.HasStarted)
                 {

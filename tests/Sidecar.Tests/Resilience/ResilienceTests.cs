@@ -152,6 +152,26 @@ public sealed class ResilienceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_StreamedUploadThatCannotBeRewound_NeverRetried()
+    {
+        // A non-JSON body is streamed straight through (not buffered), so it could not be sent twice.
+        _fake.Next.Enqueue(new FakeBehavior { StatusCode = 503 });
+        var request = new HttpRequestMessage(HttpMethod.Post, "openai/v1/chat/completions")
+        {
+            Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("not json, an upload"))),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        request.Headers.TransferEncodingChunked = true;
+        request.Headers.Add("X-User-Id", "alice");
+
+        var (status, _, _) = await Http.SendAsync(_sidecar.Client, request);
+
+        Assert.Equal(503, status);
+        Assert.Equal("not json, an upload", Assert.Single(_fake.Received).BodyText);
+        Assert.Empty(_backup.Received);
+    }
+
+    [Fact]
     public async Task Send_NonRetryableStatus_NotRetried()
     {
         _fake.Next.Enqueue(new FakeBehavior { StatusCode = 400 });
@@ -301,7 +321,7 @@ public sealed class ResilienceTests : IAsyncLifetime
         // The fake sends one event, then waits for the test: if anything buffered, the test would never see it.
         var gate = new TaskCompletionSource();
         _fake.Behavior = new FakeBehavior { Gate = gate.Task };
-        var request = Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, ("X-User-Id", "alice"));
+        var request = Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, ("X-User-Id", "alice"), ("Accept-Encoding", "gzip, br"));
 
         using var response = await _sidecar.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var stream = await response.Content.ReadAsStreamAsync();
@@ -311,6 +331,7 @@ public sealed class ResilienceTests : IAsyncLifetime
         var rest = await new StreamReader(stream).ReadToEndAsync();
 
         Assert.StartsWith("data: {", Encoding.UTF8.GetString(buffer, 0, first), StringComparison.Ordinal);
+        Assert.Empty(response.Content.Headers.ContentEncoding); // never compressed, so never batched
         Assert.EndsWith("data: [DONE]\n\n", rest, StringComparison.Ordinal);
     }
 
