@@ -18,7 +18,8 @@ internal static class ProxyServiceCollectionExtensions
         services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
             .AddSidecarTransforms(h => h.IdentityHeader = configuration["Sidecar:Identity:UserHeader"] ?? "X-User-Id")
-            .AddSidecarDemo();
+            .AddSidecarDemo()
+            .AddConfigFilter<Resilience.ClusterDefaultsConfigFilter>();
         services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy, Resilience.ConsecutiveFailuresPolicy>();
         return services;
     }

@@ -31,6 +31,12 @@ internal static class ProviderErrors
 
         response.StatusCode = status;
         response.ContentType = "application/json";
+        if (status == StatusCodes.Status413PayloadTooLarge)
+        {
+            // The rest of the body is never read, so the connection cannot be reused: tell the client.
+            response.Headers.Connection = "close";
+        }
+
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {

@@ -129,11 +129,12 @@ public sealed class ErrorDialectTests : IAsyncLifetime
         _fake.Received.Clear();
         var big = """{"model":"gpt-4o","messages":[{"role":"user","content":" """ + new string('x', 8192) + "\"}]}";
 
-        var (status, body, _) = await Send("openai/v1/chat/completions", big);
+        var (status, body, response) = await Send("openai/v1/chat/completions", big);
         var (anthropicStatus, anthropicBody, _) = await Send("anthropic/v1/messages", big);
 
         Assert.Equal(413, status);
         Assert.Contains("too large", Http.OpenAIErrorMessage(body), StringComparison.Ordinal);
+        Assert.True(response.Headers.ConnectionClose);
         Assert.Equal(413, anthropicStatus);
         Assert.Equal("request_too_large", Http.AnthropicErrorType(anthropicBody));
         Assert.Empty(_fake.Received);

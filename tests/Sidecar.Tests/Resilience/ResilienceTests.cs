@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceSidecar.Tests.Resilience;
 
@@ -35,7 +36,7 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Clusters:backup:Destinations:primary:Address"] = _backup.BaseAddress.ToString();
 
         // The Anthropic route: no fallback, short timeouts, two destinations of which one is dead.
-        settings["ReverseProxy:Routes:anthropic:Metadata:ResponseHeadersTimeout"] = "00:00:00.500";
+        settings["ReverseProxy:Routes:anthropic:Metadata:ResponseHeadersTimeout"] = "00:00:01";
         settings["ReverseProxy:Routes:anthropic:Metadata:IdleTimeout"] = "00:00:00.500";
         settings["ReverseProxy:Routes:anthropic:Metadata:TotalTimeout"] = "00:00:02";
         settings["ReverseProxy:Routes:anthropic:Metadata:RetryBudget"] = "00:00:03";
@@ -246,7 +247,17 @@ public sealed class ResilienceTests : IAsyncLifetime
     [Fact]
     public async Task Send_ActiveHealthCheckFindsDeadDestination_NoRequestFailsOnIt()
     {
-        await Task.Delay(TimeSpan.FromSeconds(1.5)); // a few probe rounds
+        // Wait for the probes' verdict on the dead destination (every 500 ms).
+        var lookup = _sidecar.App.Services.GetRequiredService<Yarp.ReverseProxy.IProxyStateLookup>();
+        for (var i = 0; i < 100; i++)
+        {
+            if (lookup.TryGetCluster("probed", out var cluster) && cluster.DestinationsState.AvailableDestinations.Count == 1)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
 
         var statuses = new List<int>();
         for (var i = 0; i < 6; i++)
