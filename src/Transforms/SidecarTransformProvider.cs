@@ -16,7 +16,8 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
     public void ValidateRoute(TransformRouteValidationContext context)
     {
         if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error)
-            || !Resilience.RouteResiliencePolicy.TryParse(context.Route.Metadata, out _, out error))
+            || !Resilience.RouteResiliencePolicy.TryParse(context.Route.Metadata, out _, out error)
+            || !Redaction.RouteRedactionPolicy.TryParse(context.Route.Metadata, out _, out error))
         {
             context.Errors.Add(new ArgumentException($"ReverseProxy:Routes:{context.Route.RouteId}:{error}"));
         }

@@ -56,7 +56,7 @@ internal sealed class ResponseCacheMiddleware(
         }
 
         var scope = CacheKey.ScopeHash(policy.Scope, feature.UserId);
-        var key = RedisResponseCacheStore.RedisKey(SafeRoute(route.RouteId), scope, CacheKey.Compute(route.RouteId, context.Request.Path, scope, context.Request.Headers, parsed.Body.Span));
+        var key = RedisResponseCacheStore.RedisKey(SafeRoute(route.RouteId), scope, CacheKey.Compute(route.RouteId, context.Request.Path, scope, context.Request.Headers, parsed.Current));
         TaskCompletionSource<CacheEntry?>? leader = null;
         if (!noCache)
         {

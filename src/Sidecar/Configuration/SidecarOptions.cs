@@ -25,6 +25,8 @@ internal sealed class SidecarOptions
 
     public CacheOptions Cache { get; set; } = new();
 
+    public RedactionOptions Redaction { get; set; } = new();
+
     /// <summary>USD per million input and output tokens, per model; a model with no price costs 0 (warned once).</summary>
     public Dictionary<string, ModelPrice> Pricing { get; set; } = new(StringComparer.Ordinal);
 

@@ -57,6 +57,28 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
             }
         }
 
+        for (var i = 0; i < options.Redaction.Custom.Count; i++)
+        {
+            var custom = options.Redaction.Custom[i];
+            if (!DetectorName().IsMatch(custom.Name))
+            {
+                errors.Add($"Sidecar:Redaction:Custom:{i}:Name must be 1-40 of a-z 0-9 _.");
+            }
+
+            try
+            {
+                _ = new Regex(custom.Pattern, RegexOptions.None, TimeSpan.FromMilliseconds(100));
+                if (custom.Pattern.Length == 0)
+                {
+                    errors.Add($"Sidecar:Redaction:Custom:{i}:Pattern must not be empty.");
+                }
+            }
+            catch (ArgumentException)
+            {
+                errors.Add($"Sidecar:Redaction:Custom:{i}:Pattern is not a valid regular expression.");
+            }
+        }
+
         foreach (var (user, settings) in options.Users)
         {
             if (string.IsNullOrWhiteSpace(settings.Tier))
@@ -78,6 +100,9 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
 
     [GeneratedRegex("^[A-Za-z0-9._@:-]{1,128}$")]
     internal static partial Regex UserIdPattern();
+
+    [GeneratedRegex("^[a-z0-9_]{1,40}$")]
+    private static partial Regex DetectorName();
 
     private static void Annotate(object instance, List<string> errors, string prefix = "")
     {

@@ -16,6 +16,7 @@ internal sealed class SidecarMetrics
     private readonly Counter<long> _cacheLookups;
     private readonly Counter<long> _cacheSavedTokens;
     private readonly Counter<double> _cacheSavedCost;
+    private readonly Counter<long> _redactions;
 
     public SidecarMetrics(IMeterFactory meters)
     {
@@ -26,6 +27,7 @@ internal sealed class SidecarMetrics
         _limiterFallback = meter.CreateCounter<long>("sidecar_limiter_fallback_total", description: "Limit decisions made by the local fallback limiter because Redis was unavailable.");
         _cacheLookups = meter.CreateCounter<long>("sidecar_cache_lookups_total", description: "Response cache lookups by result (hit, miss, bypass).");
         _cacheSavedTokens = meter.CreateCounter<long>("sidecar_cache_saved_tokens_total", description: "Tokens the upstream did not have to produce because the cache answered.");
+        _redactions = meter.CreateCounter<long>("sidecar_redactions_total", description: "Secrets and personal data found, by detector type and action (redact, block).");
         _cacheSavedCost = meter.CreateCounter<double>("sidecar_cache_saved_cost_usd_total", description: "Spend avoided because the cache answered, at Sidecar:Pricing prices.");
     }
 
@@ -38,6 +40,8 @@ internal sealed class SidecarMetrics
         _rateLimited.Add(1, new("route", route), new("model", model), new("limit", limit));
 
     public void LimiterFallback() => _limiterFallback.Add(1);
+
+    public void Redaction(string detector, string action) => _redactions.Add(1, new("detector", detector), new("action", action));
 
     public void CacheLookup(string route, string result) => _cacheLookups.Add(1, new("route", route), new("result", result));
 

@@ -34,6 +34,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<ProxyRequestMiddleware>();
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
+            proxy.UseMiddleware<Redaction.RedactionMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseMiddleware<Resilience.ResilienceMiddleware>();

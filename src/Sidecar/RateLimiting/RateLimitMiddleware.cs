@@ -87,7 +87,7 @@ internal sealed class RateLimitMiddleware(
         var strip = false;
         if (info.Stream && feature.Provider != ProviderKind.Anthropic && !info.IncludeUsage)
         {
-            rewritten = AskForUsage(rewritten ?? parsed.Body.Span, parsed.Info.HasStreamOptions);
+            rewritten = AskForUsage(rewritten ?? parsed.Current, parsed.Info.HasStreamOptions);
             strip = true;
         }
 
@@ -212,7 +212,7 @@ internal sealed class RateLimitMiddleware(
     /// <summary>The body with its output cap set to <paramref name="maxOutput"/> (the field it used, else <c>max_tokens</c>).</summary>
     private static byte[] WithMaxOutput(ParsedRequest parsed, long maxOutput)
     {
-        var json = JsonNode.Parse(parsed.Body.Span)!.AsObject();
+        var json = JsonNode.Parse(parsed.Current)!.AsObject();
         json[parsed.Info.MaxOutputField ?? "max_tokens"] = maxOutput;
         return System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
     }

@@ -172,7 +172,9 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
         using var cts = new CancellationTokenSource();
         var request = Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, ("X-User-Id", user));
 
-        using (var response = await _sidecar.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token))
+        // No draining on dispose: the client really leaves at once.
+        using var leaving = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = _sidecar.ProxyAddress };
+        using (var response = await leaving.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token))
         {
             var stream = await response.Content.ReadAsStreamAsync(cts.Token);
             var buffer = new byte[4096];

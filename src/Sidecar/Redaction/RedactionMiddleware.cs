@@ -1,0 +1,81 @@
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Metrics;
+using InferenceSidecar.Proxy;
+using InferenceSidecar.Transforms;
+using InferenceSidecar.Transforms.Errors;
+using InferenceSidecar.Transforms.Redaction;
+using Yarp.ReverseProxy.Model;
+
+namespace InferenceSidecar.Redaction;
+
+/// <summary>
+/// Runs the detectors over every string of a JSON request body before anything else sees it (limits, cache,
+/// upstream). <c>Redact</c> (default) replaces each finding and forwards valid JSON, byte-identical elsewhere;
+/// <c>Block</c> answers 400 in the route's dialect naming the detector types, never the secret; <c>Off</c> forwards
+/// untouched. Findings are counted by detector and action; nothing found is ever logged.
+/// </summary>
+internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, SidecarMetrics metrics)
+{
+    private Redactor? _redactor;
+    private RedactionOptions? _builtFrom;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var parsed = context.Features.Get<ParsedRequest>();
+        var mode = RouteRedactionPolicy.For(context.GetReverseProxyFeature().Route.Config);
+        if (parsed is null || mode == RedactionMode.Off)
+        {
+            await next(context);
+            return;
+        }
+
+        var findings = new List<string>();
+        var redacted = JsonRedactor.Redact(parsed.Body.Span, Current(), findings);
+        if (redacted is not null)
+        {
+            var action = mode == RedactionMode.Block ? "block" : "redact";
+            foreach (var finding in findings)
+            {
+                metrics.Redaction(finding, action);
+            }
+
+            if (mode == RedactionMode.Block)
+            {
+                var provider = context.Features.Get<SidecarRequestFeature>()!.Provider;
+                await ProviderErrors.WriteAsync(context, provider, StatusCodes.Status400BadRequest,
+                    $"Request blocked: it contains a secret ({DetectorCatalog.Describe(findings)}). Remove it and retry.", "secret_detected");
+                return;
+            }
+
+            parsed.Redacted = redacted;
+            context.Request.Body = new MemoryStream(redacted, writable: false);
+            context.Request.ContentLength = redacted.Length;
+            context.Request.Headers.Remove("Transfer-Encoding");
+        }
+
+        await next(context);
+    }
+
+    /// <summary>The detectors for the live options, rebuilt only when the Redaction section changes.</summary>
+    private Redactor Current()
+    {
+        var options = live.Current.Redaction;
+        if (_redactor is { } redactor && ReferenceEquals(options, _builtFrom))
+        {
+            return redactor;
+        }
+
+        var detectors = new List<Detector>(DetectorCatalog.Secrets);
+        detectors.AddRange(DetectorCatalog.PersonalData.Where(d => d.Name switch
+        {
+            "email" => options.Pii.Email,
+            "phone" => options.Pii.Phone,
+            "iban" => options.Pii.Iban,
+            _ => false,
+        }));
+        detectors.AddRange(options.Custom.Select(c => DetectorCatalog.Custom(c.Name, c.Pattern)));
+        _redactor = new Redactor(detectors);
+        _builtFrom = options;
+        return _redactor;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace InferenceSidecar.Transforms.Redaction;
+
+/// <summary>
+/// Redacts every string value of a JSON document (message contents, system prompts, tool definitions, tool-call
+/// arguments and results, nested arrays), after JSON unescaping, so <c>\n</c> or <c>\u0073k-…</c> cannot hide a
+/// secret. Only the string tokens that change are rewritten; every other byte stays as it was, and the result is
+/// valid JSON.
+/// </summary>
+internal static class JsonRedactor
+{
+    private static readonly JsonWriterOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The redacted document, or null when nothing was found.</summary>
+    public static byte[]? Redact(ReadOnlySpan<byte> json, Redactor redactor, List<string> findings)
+    {
+        var reader = new Utf8JsonReader(json);
+        List<(int Start, int Length, string Value)>? edits = null;
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                continue;
+            }
+
+            if (redactor.Redact(reader.GetString()!, findings) is not { } redacted)
+            {
+                continue;
+            }
+
+            // Token bounds include the quotes (TokenStartIndex is the opening quote).
+            var start = (int)reader.TokenStartIndex;
+            var length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+            (edits ??= []).Add((start, length + 2, redacted));
+        }
+
+        if (edits is null)
+        {
+            return null;
+        }
+
+        var output = new ArrayBufferWriter<byte>(json.Length + (edits.Count * 24));
+        var at = 0;
+        foreach (var (start, length, value) in edits)
+        {
+            output.Write(json[at..start]);
+            using (var writer = new Utf8JsonWriter(output, Relaxed))
+            {
+                writer.WriteStringValue(value);
+            }
+
+            at = start + length;
+        }
+
+        output.Write(json[at..]);
+        return output.WrittenSpan.ToArray();
+    }
+
+    public static string Decode(byte[] bytes) => Encoding.UTF8.GetString(bytes);
+}

@@ -1,0 +1,144 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InferenceSidecar.Testing;
+using InferenceSidecar.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace InferenceSidecar.Tests.Redaction;
+
+/// <summary>The synthetic corpus through the real sidecar: the upstream receives none of the positives and every negative unchanged.</summary>
+public sealed class RedactionTests : IAsyncLifetime
+{
+    private SidecarWithFake _setup = null!;
+
+    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync((settings, _, _) =>
+    {
+        settings["ReverseProxy:Routes:anthropic:Metadata:Redaction"] = "Block";
+        settings["ReverseProxy:Routes:raw:ClusterId"] = "openai";
+        settings["ReverseProxy:Routes:raw:Match:Path"] = "/raw/{**catch-all}";
+        settings["ReverseProxy:Routes:raw:Transforms:0:PathRemovePrefix"] = "/raw";
+        settings["ReverseProxy:Routes:raw:Metadata:Redaction"] = "Off";
+        settings["Sidecar:Redaction:Pii:Email"] = "true";
+        settings["Sidecar:Redaction:Custom:0:Name"] = "employee_id";
+        settings["Sidecar:Redaction:Custom:0:Pattern"] = @"\bEMP-\d{6}\b";
+    });
+
+    public async Task DisposeAsync() => await _setup.DisposeAsync();
+
+    private static string Body()
+    {
+        var secrets = SecretCorpus.Positives.Select(p => p.Secret).Concat(SecretCorpus.InContext.Select(c => c.Text)).ToArray();
+        var body = new JsonObject
+        {
+            ["model"] = "gpt-4o",
+            ["messages"] = new JsonArray(
+                new JsonObject { ["role"] = "system", ["content"] = "You help. Ops key: " + secrets[0] },
+                new JsonObject
+                {
+                    ["role"] = "user",
+                    ["content"] = new JsonArray(secrets.Skip(1).Select(s => (JsonNode)new JsonObject { ["type"] = "text", ["text"] = "see:\n" + s }).ToArray()),
+                },
+                new JsonObject { ["role"] = "user", ["content"] = string.Join("\n", SecretCorpus.Negatives) + "\nmail bob@example.com, staff EMP-123456" },
+                new JsonObject { ["role"] = "user", ["content"] = new JsonArray(new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = SecretCorpus.Base64Image } }) }),
+            ["tools"] = new JsonArray(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "lookup", ["description"] = "uses " + secrets[1] } }),
+        };
+        return body.ToJsonString();
+    }
+
+    [Fact]
+    public async Task Send_CorpusOnDefaultRoute_UpstreamGetsNoPositiveAndEveryNegative()
+    {
+        // Act
+        var (status, _, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", Body(), ("X-User-Id", "alice")));
+
+        // Assert
+        Assert.Equal(200, status);
+        var forwarded = Assert.Single(_setup.Fake.Received).BodyText;
+        using var document = JsonDocument.Parse(forwarded); // still valid JSON
+        var text = string.Join("\n", Strings(document.RootElement)); // decoded values, as the model reads them
+        foreach (var (type, secret) in SecretCorpus.Positives)
+        {
+            Assert.False(text.Contains(secret, StringComparison.Ordinal), $"{type} reached the upstream");
+        }
+
+        foreach (var (type, _, secret) in SecretCorpus.InContext)
+        {
+            Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
+            Assert.Contains($"[REDACTED:{type}]", text, StringComparison.Ordinal);
+        }
+
+        foreach (var negative in SecretCorpus.Negatives.Append(SecretCorpus.Base64Image))
+        {
+            Assert.True(text.Contains(negative, StringComparison.Ordinal), $"negative changed: {negative}");
+        }
+
+        Assert.Contains("[REDACTED:email]", text, StringComparison.Ordinal);
+        Assert.Contains("[REDACTED:employee_id]", text, StringComparison.Ordinal);
+        Assert.Equal("gpt-4o", document.RootElement.GetProperty("model").GetString());
+    }
+
+    private static IEnumerable<string> Strings(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.String => [element.GetString()!],
+        JsonValueKind.Array => element.EnumerateArray().SelectMany(Strings),
+        JsonValueKind.Object => element.EnumerateObject().SelectMany(p => Strings(p.Value)),
+        _ => [],
+    };
+
+    [Fact]
+    public async Task Send_BlockRoute_400InDialectNamingTypeNeverTheSecret()
+    {
+        var secret = SecretCorpus.Positives[0].Secret;
+        var body = $$"""{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"my key is {{secret}}"}]}""";
+
+        var (status, response, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post("anthropic/v1/messages", body, ("X-User-Id", "alice")));
+
+        Assert.Equal(400, status);
+        Assert.Equal("invalid_request_error", Http.AnthropicErrorType(response));
+        var message = Http.Json(response).GetProperty("error").GetProperty("message").GetString();
+        Assert.Contains("openai_key", message, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, Encoding.UTF8.GetString(response), StringComparison.Ordinal);
+        Assert.Empty(_setup.Fake.Received);
+        Assert.DoesNotContain(secret, _setup.Sidecar.Logs.All, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Send_OffRoute_ForwardedUntouched()
+    {
+        var body = Body();
+
+        await Http.SendAsync(_setup.Sidecar.Client, Http.Post("raw/v1/chat/completions", body, ("X-User-Id", "alice")));
+
+        Assert.Equal(body, Assert.Single(_setup.Fake.Received).BodyText);
+    }
+
+    [Fact]
+    public async Task Send_Findings_CountedByDetectorAndAction()
+    {
+        var meter = _setup.Sidecar.App.Services.GetRequiredService<InferenceSidecar.Metrics.SidecarMetrics>().Meter;
+        var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == meter && instrument.Name == "sidecar_redactions_total")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var key = string.Join("/", tags.ToArray().Select(t => t.Value));
+            counts.AddOrUpdate(key, value, (_, v) => v + value);
+        });
+        listener.Start();
+        var key = SecretCorpus.Positives[0].Secret;
+
+        await Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"{{key}} and {{key}}"}]}""", ("X-User-Id", "alice")));
+        await Http.SendAsync(_setup.Sidecar.Client, Http.Post("anthropic/v1/messages", $$"""{"model":"c","max_tokens":5,"messages":[{"role":"user","content":"{{key}}"}]}""", ("X-User-Id", "alice")));
+
+        Assert.Equal(2, counts["openai_key/redact"]);
+        Assert.Equal(1, counts["openai_key/block"]);
+        Assert.DoesNotContain(counts.Keys, k => k.Contains("sk-", StringComparison.Ordinal));
+    }
+}

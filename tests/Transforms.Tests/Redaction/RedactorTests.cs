@@ -1,0 +1,128 @@
+using System.Text;
+using System.Text.Json;
+using InferenceSidecar.Testing;
+using InferenceSidecar.Transforms.Redaction;
+
+namespace InferenceSidecar.Transforms.Tests.Redaction;
+
+public sealed class RedactorTests
+{
+    private static readonly Redactor Secrets = new(DetectorCatalog.Secrets);
+
+    public static TheoryData<string, string> PositiveCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (type, secret) in SecretCorpus.Positives)
+        {
+            data.Add(type, secret);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PositiveCases))]
+    public void Redact_EachSecretKind_ReplacedByTypedMarker(string type, string secret)
+    {
+        var findings = new List<string>();
+
+        var result = Secrets.Redact($"here it is: {secret} -- thanks", findings);
+
+        Assert.NotNull(result);
+        Assert.DoesNotContain(secret, result, StringComparison.Ordinal);
+        Assert.Contains($"[REDACTED:{type}]", result, StringComparison.Ordinal);
+        Assert.Contains(type, findings);
+    }
+
+    [Fact]
+    public void Redact_SecretsInContext_OnlyTheSecretPartGoes()
+    {
+        foreach (var (type, text, secret) in SecretCorpus.InContext)
+        {
+            var result = Secrets.Redact(text, []);
+
+            Assert.NotNull(result);
+            Assert.DoesNotContain(secret, result, StringComparison.Ordinal);
+            Assert.Contains($"[REDACTED:{type}]", result, StringComparison.Ordinal);
+        }
+
+        Assert.StartsWith("Server=db.internal;User Id=sa;Password=[REDACTED:connection_string_password];", Secrets.Redact(SecretCorpus.InContext[1].Text, []), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Redact_Negatives_Untouched()
+    {
+        foreach (var text in SecretCorpus.Negatives.Append(SecretCorpus.Base64Image))
+        {
+            var findings = new List<string>();
+            Assert.True(Secrets.Redact(text, findings) is null, $"'{text}' was redacted as {string.Join(",", findings)}");
+        }
+    }
+
+    [Fact]
+    public void Redact_PropertyOverRandomTexts_IdempotentAndUnchangedWithoutSecrets()
+    {
+        var random = new Random(42);
+        const string alphabet = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ0123456789.,;:-_/{}\"\n";
+        for (var i = 0; i < 300; i++)
+        {
+            // Arrange: random text, sometimes with a secret spliced in.
+            var text = new string(Enumerable.Range(0, random.Next(10, 200)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            var withSecret = random.Next(2) == 0;
+            if (withSecret)
+            {
+                var secret = SecretCorpus.Positives[random.Next(SecretCorpus.Positives.Length)].Secret;
+                var at = random.Next(text.Length);
+                text = text[..at] + " " + secret + " " + text[at..];
+            }
+
+            // Act
+            var once = Secrets.Redact(text, []);
+            var twice = once is null ? null : Secrets.Redact(once, []);
+
+            // Assert
+            if (withSecret)
+            {
+                Assert.True(once is not null, "missed a secret in: " + text);
+            }
+
+            if (once is not null)
+            {
+                Assert.Null(twice); // idempotent: nothing left to find
+            }
+        }
+    }
+
+    [Fact]
+    public void JsonRedact_EscapedAndNestedSecrets_FoundAndDocumentStaysValidAndOtherwiseIdentical()
+    {
+        // \u0073 is 's': the key is hidden behind a JSON escape; another sits in a tool call's arguments string.
+        var json = """{"model":"gpt-4o","messages":[{"role":"user","content":"line1\nkey \u0073k-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAB7cDE0fGH3i end"},{"role":"assistant","tool_calls":[{"function":{"arguments":"{\"token\":\"ghp_1A2b3C4d5E6f7G8h9I0jK1l2M3n4O5p6Q7r8\"}"}}]}],"temperature":0.5}""";
+        var findings = new List<string>();
+
+        var result = JsonRedactor.Redact(Encoding.UTF8.GetBytes(json), Secrets, findings);
+
+        Assert.NotNull(result);
+        var text = Encoding.UTF8.GetString(result);
+        using var document = JsonDocument.Parse(result);
+        Assert.Equal(["openai_key", "github_token"], findings);
+        Assert.StartsWith("""{"model":"gpt-4o","messages":[{"role":"user","content":""", text, StringComparison.Ordinal);
+        Assert.EndsWith(""","temperature":0.5}""", text, StringComparison.Ordinal);
+        Assert.Contains("[REDACTED:openai_key]", document.RootElement.GetProperty("messages")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("ghp_", text, StringComparison.Ordinal);
+        Assert.Null(JsonRedactor.Redact(result, Secrets, []));
+    }
+
+    [Fact]
+    public void JsonRedact_NothingFound_ReturnsNull()
+    {
+        var json = """{"model":"gpt-4o","messages":[{"role":"user","content":"123e4567-e89b-12d3-a456-426614174000 is my order"}]}""";
+
+        Assert.Null(JsonRedactor.Redact(Encoding.UTF8.GetBytes(json), Secrets, []));
+    }
+
+    [Theory]
+    [InlineData("GB82 WEST 1234 5698 7654 32", true)]
+    [InlineData("GB82 WEST 1234 5698 7654 33", false)]
+    public void IsIban_CheckDigits(string iban, bool valid) => Assert.Equal(valid, DetectorCatalog.IsIban(iban));
+}
