@@ -44,14 +44,18 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
 
     public void Apply(TransformBuilderContext context)
     {
-        context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader));
+        var metadata = context.Cluster?.Metadata;
+        var provider = ClusterMetadata.GetProvider(metadata);
+        var extra = metadata is not null && metadata.TryGetValue(ClusterMetadata.ForwardHeaders, out var list)
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : null;
+        context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader, provider, extra));
         context.RequestTransforms.Add(Resilience.ResilienceRequestTransform.Instance);
         context.ResponseTransforms.Add(Resilience.RetryableResponseTransform.Instance);
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
+        context.ResponseTransforms.Add(new Errors.ErrorBodyScrubTransform(secrets));
         context.ResponseTransforms.Add(Usage.UsageCaptureTransform.Instance);
 
-        var metadata = context.Cluster?.Metadata;
-        var provider = ClusterMetadata.GetProvider(metadata);
         var version = ClusterMetadata.TryGetAnthropicVersion(metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion;
         context.RequestTransforms.Add(new ProviderKeyTransform(provider, ClusterMetadata.GetApiKeyReference(metadata), version, secrets));
     }

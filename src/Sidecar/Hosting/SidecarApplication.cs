@@ -7,6 +7,7 @@ using InferenceSidecar.Identity;
 using InferenceSidecar.Logging;
 using InferenceSidecar.Proxy;
 using InferenceSidecar.RateLimiting;
+using InferenceSidecar.Security;
 using Microsoft.Extensions.Configuration.Json;
 using Serilog;
 
@@ -29,12 +30,15 @@ internal static class SidecarApplication
         builder.Services.AddSidecarCaching(builder.Configuration);
         builder.Services.AddSidecarProxy(builder.Configuration);
         builder.Services.AddSidecarHealth();
+        builder.Services.AddSidecarCors(builder.Configuration);
 
         var app = builder.Build();
         app.UseMiddleware<RequestLogMiddleware>();
         app.UseMiddleware<UnhandledExceptionMiddleware>();
+        app.UseMiddleware<NoSniffMiddleware>();
         app.UseRouting();
         app.UseMiddleware<ListenerFilterMiddleware>();
+        app.UseCors();
         app.MapSidecarHealth();
         app.MapSidecarDemo();
         app.MapSidecarLimits();

@@ -1,43 +1,52 @@
+using InferenceSidecar.Transforms.Providers;
 using Yarp.ReverseProxy.Transforms;
 
 namespace InferenceSidecar.Transforms.Hygiene;
 
 /// <summary>
-/// Removes client credentials and the sidecar's own headers from the outgoing request. Runs before the key
-/// transform, so the injected provider key is the only credential that leaves.
+/// Forwards only an allow-list of request headers per provider kind (plus a cluster's own <c>ForwardHeaders</c>
+/// metadata), so client credentials, cookies, the identity header, the sidecar's own headers and anything unexpected
+/// never leave. Runs before the key transform, so the injected provider key is the only credential that goes upstream.
 /// </summary>
-internal sealed class RequestHeaderHygieneTransform(string identityHeader) : RequestTransform
+internal sealed class RequestHeaderHygieneTransform(string identityHeader, ProviderKind provider = ProviderKind.OpenAI, IReadOnlyCollection<string>? extra = null) : RequestTransform
 {
     public string IdentityHeader { get; } = identityHeader;
 
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         var headers = context.ProxyRequest.Headers;
-        foreach (var name in SensitiveHeaders.ClientCredentials)
-        {
-            headers.Remove(name);
-        }
-
-        headers.Remove(IdentityHeader);
-
-        // The sidecar's own headers: collect first, the collection cannot change while enumerated.
-        List<string>? own = null;
+        var kind = context.HttpContext.Features.Get<SidecarRequestFeature>()?.FallbackCluster is { } fallback ? ClusterMetadata.GetProvider(fallback) : provider;
+        List<string>? drop = null;
         foreach (var header in headers)
         {
-            if (header.Key.StartsWith(SensitiveHeaders.SidecarPrefix, StringComparison.OrdinalIgnoreCase))
+            if (!Allowed(header.Key, kind))
             {
-                (own ??= []).Add(header.Key);
+                (drop ??= []).Add(header.Key);
             }
         }
 
-        if (own is not null)
+        if (drop is not null)
         {
-            foreach (var name in own)
+            foreach (var name in drop)
             {
                 headers.Remove(name);
             }
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private bool Allowed(string name, ProviderKind kind)
+    {
+        if (SensitiveHeaders.ClientCredentials.Contains(name) || name.Equals(IdentityHeader, StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith(SensitiveHeaders.SidecarPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return SensitiveHeaders.ForwardedToAll.Contains(name)
+            || SensitiveHeaders.ForwardedByProvider[kind].Contains(name)
+            || name.StartsWith(SensitiveHeaders.SdkTelemetryPrefix, StringComparison.OrdinalIgnoreCase)
+            || (extra is not null && extra.Contains(name, StringComparer.OrdinalIgnoreCase));
     }
 }

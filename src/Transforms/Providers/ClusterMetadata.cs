@@ -20,6 +20,9 @@ internal static class ClusterMetadata
 
     public const string DefaultAnthropicVersion = "2023-06-01";
 
+    /// <summary>Extra request headers (comma-separated) this cluster's upstream needs beyond the built-in allow-list.</summary>
+    public const string ForwardHeaders = "ForwardHeaders";
+
     public static bool TryParseProvider(string? value, out ProviderKind kind)
     {
         switch (value?.Trim().ToUpperInvariant())
