@@ -18,6 +18,11 @@ internal static class SidecarApplication
 {
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null, Action<LoggerConfiguration>? logging = null)
     {
+        // On a 2-core pod the thread pool starts with 2 workers and grows slowly; a burst of requests that all wait on
+        // Redis (StackExchange.Redis 1.x completes on pool threads) then times out. Start with a few more.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16), Math.Max(io, 16));
+
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddConfigFile(builder.Configuration);
         configure?.Invoke(builder);

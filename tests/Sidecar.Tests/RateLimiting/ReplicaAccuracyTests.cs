@@ -26,7 +26,8 @@ public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifet
         {
             var settings = TestSettings.PointAt(_fake, _keys);
             settings["ConnectionStrings:Redis"] = _redis.ConnectionString;
-            settings["Sidecar:RateLimits:RedisTimeout"] = "00:00:02"; // this test is about exactness, not latency
+            settings["Sidecar:RateLimits:RedisTimeout"] = "00:00:10"; // exactness, not latency: never fall back under CI load
+            settings["Sidecar:RateLimits:FailureMode"] = "Closed"; // a Redis failure shows as 503, never as a local overshoot
             settings["Sidecar:RateLimits:Models:gpt-4o:RequestsPerMinute"] = RequestLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["Sidecar:RateLimits:Models:gpt-4o:TokensPerMinute"] = "0";
             settings["Sidecar:RateLimits:Models:tpm-model:RequestsPerMinute"] = "0";
