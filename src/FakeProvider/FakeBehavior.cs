@@ -27,6 +27,9 @@ public sealed record FakeBehavior
     /// <summary>When set, a stream sends its first event, then waits for this task before sending the rest.</summary>
     public Task? Gate { get; init; }
 
+    /// <summary>When set, the reply is exactly these parts, one streamed event each (instead of one word per event).</summary>
+    public IReadOnlyList<string>? ReplyParts { get; init; }
+
     /// <summary>Extra response headers, e.g. account headers the sidecar must strip.</summary>
     public IReadOnlyDictionary<string, string> ResponseHeaders { get; init; } = new Dictionary<string, string>();
 

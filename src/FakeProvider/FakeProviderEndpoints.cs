@@ -114,8 +114,8 @@ public static class FakeProviderEndpoints
         }
 
         var input = FakeUsage.InputTokens(json);
-        var words = FakeUsage.ReplyWords(behavior.ReplyText, maxTokens);
-        var truncated = words.Length < behavior.ReplyText.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        var words = behavior.ReplyParts?.ToArray() ?? FakeUsage.ReplyWords(behavior.ReplyText, maxTokens);
+        var truncated = behavior.ReplyParts is null && words.Length < behavior.ReplyText.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
 
         if (anthropic)
         {

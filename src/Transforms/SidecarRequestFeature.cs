@@ -27,6 +27,14 @@ internal sealed class SidecarRequestFeature
     /// <summary>Set by the limiter: capture this response's usage (and maybe strip the injected usage chunk).</summary>
     public Usage.UsageTracking? Tracking { get; set; }
 
+    /// <summary>Set by the redaction middleware when the route redacts: the detectors, and where findings are counted.</summary>
+    public Redaction.Redactor? Redactor { get; set; }
+
+    public Action<string>? ResponseFinding { get; set; }
+
+    /// <summary>The SSE redaction stream, when one is installed: the proxy pipeline completes it after forwarding.</summary>
+    public Redaction.SseRedactingStream? SseRedaction { get; set; }
+
     /// <summary>Set by the resilience middleware: this route's timeouts, retries and fallbacks.</summary>
     public Resilience.RouteResiliencePolicy? Resilience { get; set; }
 

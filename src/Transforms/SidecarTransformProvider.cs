@@ -55,6 +55,7 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
         context.ResponseTransforms.Add(new Errors.ErrorBodyScrubTransform(secrets));
         context.ResponseTransforms.Add(Usage.UsageCaptureTransform.Instance);
+        context.ResponseTransforms.Add(Redaction.ResponseRedactionTransform.Instance);
 
         var version = ClusterMetadata.TryGetAnthropicVersion(metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion;
         context.RequestTransforms.Add(new ProviderKeyTransform(provider, ClusterMetadata.GetApiKeyReference(metadata), version, secrets));

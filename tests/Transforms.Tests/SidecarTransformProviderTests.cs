@@ -89,6 +89,6 @@ public sealed class SidecarTransformProviderTests
         var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[2]);
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
-        Assert.Equal(4, context.ResponseTransforms.Count);
+        Assert.Equal(5, context.ResponseTransforms.Count);
     }
 }

@@ -29,8 +29,12 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
             return;
         }
 
+        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var redactor = Current();
+        feature.Redactor = redactor;
+        feature.ResponseFinding = type => metrics.Redaction(type, "redact_response");
         var findings = new List<string>();
-        var redacted = JsonRedactor.Redact(parsed.Body.Span, Current(), findings);
+        var redacted = JsonRedactor.Redact(parsed.Body.Span, redactor, findings);
         if (redacted is not null)
         {
             var action = mode == RedactionMode.Block ? "block" : "redact";
@@ -41,8 +45,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
 
             if (mode == RedactionMode.Block)
             {
-                var provider = context.Features.Get<SidecarRequestFeature>()!.Provider;
-                await ProviderErrors.WriteAsync(context, provider, StatusCodes.Status400BadRequest,
+                await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest,
                     $"Request blocked: it contains a secret ({DetectorCatalog.Describe(findings)}). Remove it and retry.", "secret_detected");
                 return;
             }
@@ -54,6 +57,10 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
         }
 
         await next(context);
+        if (feature.SseRedaction is { } stream && !context.RequestAborted.IsCancellationRequested)
+        {
+            await stream.CompleteAsync(context.RequestAborted); // a stream that ended on held text
+        }
     }
 
     /// <summary>The detectors for the live options, rebuilt only when the Redaction section changes.</summary>

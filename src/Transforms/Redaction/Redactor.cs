@@ -42,6 +42,44 @@ internal sealed class Redactor(IReadOnlyList<Detector> detectors)
         return result;
     }
 
+    /// <summary>Where the secrets are in a text (non-overlapping, in order), for callers that must map findings back.</summary>
+    public List<(int Start, int Length, string Type)> Find(string text)
+    {
+        var spans = new List<(int Start, int Length, string Type)>();
+        foreach (var detector in Detectors)
+        {
+            try
+            {
+                foreach (Match match in detector.Pattern.Matches(text))
+                {
+                    var secret = match.Groups.Count > 1 && match.Groups[1].Success ? match.Groups[1] : (Group)match;
+                    if (detector.IsReal is null || detector.IsReal(secret.Value))
+                    {
+                        spans.Add((secret.Index, secret.Length, detector.Name));
+                    }
+                }
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                spans.Add((0, text.Length, detector.Name));
+            }
+        }
+
+        spans.Sort((a, b) => a.Start.CompareTo(b.Start));
+        var merged = new List<(int Start, int Length, string Type)>();
+        foreach (var span in spans)
+        {
+            if (merged.Count > 0 && span.Start < merged[^1].Start + merged[^1].Length)
+            {
+                continue;
+            }
+
+            merged.Add(span);
+        }
+
+        return merged;
+    }
+
     private static string Replace(Match match, Detector detector, List<string> findings)
     {
         var secret = match.Groups.Count > 1 && match.Groups[1].Success ? match.Groups[1] : (Group)match;

@@ -1,0 +1,53 @@
+using Yarp.ReverseProxy.Transforms;
+
+namespace InferenceSidecar.Transforms.Redaction;
+
+/// <summary>
+/// On routes with <c>RedactResponses: true</c>, runs the route's detectors over what the model sends back: a JSON body
+/// is read whole (up to 8 MiB), redacted and written; an SSE stream goes through a <see cref="SseRedactingStream"/>.
+/// Runs after usage capture is installed, so usage, the cache and the client all see the redacted bytes.
+/// </summary>
+internal sealed class ResponseRedactionTransform : ResponseTransform
+{
+    private const long MaxJsonBytes = 8 * 1024 * 1024;
+
+    public static ResponseRedactionTransform Instance { get; } = new();
+
+    public override async ValueTask ApplyAsync(ResponseTransformContext context)
+    {
+        var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
+        if (context.SuppressResponseBody || context.ProxyResponse is not { IsSuccessStatusCode: true } response
+            || feature?.Redactor is not { } redactor
+            || context.HttpContext.GetReverseProxyFeatureOrNull()?.Route.Config is not { } route
+            || !RouteRedactionPolicy.RedactsResponses(route))
+        {
+            return;
+        }
+
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        if (string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase))
+        {
+            var stream = new SseRedactingStream(context.HttpContext.Response.Body, redactor, feature.ResponseFinding);
+            context.HttpContext.Response.Body = stream;
+            feature.SseRedaction = stream;
+            return;
+        }
+
+        if (mediaType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true || response.Content.Headers.ContentLength > MaxJsonBytes)
+        {
+            return;
+        }
+
+        var body = await response.Content.ReadAsByteArrayAsync(context.CancellationToken);
+        var findings = new List<string>();
+        var redacted = JsonRedactor.Redact(body, redactor, findings) ?? body;
+        foreach (var finding in findings)
+        {
+            feature.ResponseFinding?.Invoke(finding);
+        }
+
+        context.SuppressResponseBody = true;
+        context.HttpContext.Response.Headers.ContentLength = redacted.Length;
+        await context.HttpContext.Response.Body.WriteAsync(redacted, context.CancellationToken);
+    }
+}
