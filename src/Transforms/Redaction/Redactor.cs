@@ -1,11 +1,13 @@
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace InferenceSidecar.Transforms.Redaction;
 
 /// <summary>
-/// Replaces every finding in a text with <c>[REDACTED:&lt;type&gt;]</c>. Idempotent: the marker matches no detector, so
-/// redacting twice changes nothing more. Detectors that time out on a pathological input count as a finding of their
-/// own type (fail closed: the text is replaced), never as a pass.
+/// Finds secrets in a text and replaces each with <c>[REDACTED:&lt;type&gt;]</c>. Idempotent: the marker matches no
+/// detector. A candidate that fails its check (Luhn, JWT header, IBAN digits) does not hide a real secret right after
+/// it: the scan resumes one character later. A detector that times out on a pathological input fails closed (the whole
+/// text counts as a finding), never open.
 /// </summary>
 internal sealed class Redactor(IReadOnlyList<Detector> detectors)
 {
@@ -14,84 +16,72 @@ internal sealed class Redactor(IReadOnlyList<Detector> detectors)
     /// <summary>The redacted text, or null when nothing was found. Finding types are added to <paramref name="findings"/>.</summary>
     public string? Redact(string text, List<string> findings)
     {
-        // Short strings hold no secret; base64 data URLs (images, files) are payloads, not prose.
-        if (text.Length < 8 || (text.StartsWith("data:", StringComparison.Ordinal) && text.Contains(";base64,", StringComparison.Ordinal)))
+        var spans = Find(text);
+        if (spans.Count == 0)
         {
             return null;
         }
 
-        string? result = null;
-        foreach (var detector in Detectors)
+        var result = new StringBuilder(text.Length);
+        var at = 0;
+        foreach (var (start, length, type) in spans)
         {
-            var current = result ?? text;
-            try
-            {
-                var replaced = detector.Pattern.Replace(current, match => Replace(match, detector, findings));
-                if (!ReferenceEquals(replaced, current) && replaced != current)
-                {
-                    result = replaced;
-                }
-            }
-            catch (RegexMatchTimeoutException)
-            {
-                findings.Add(detector.Name);
-                return $"[REDACTED:{detector.Name}]";
-            }
+            findings.Add(type);
+            result.Append(text, at, start - at).Append("[REDACTED:").Append(type).Append(']');
+            at = start + length;
         }
 
-        return result;
+        return result.Append(text, at, text.Length - at).ToString();
     }
 
-    /// <summary>Where the secrets are in a text (non-overlapping, in order), for callers that must map findings back.</summary>
+    /// <summary>Where the secrets are in a text (non-overlapping, in order).</summary>
     public List<(int Start, int Length, string Type)> Find(string text)
     {
-        var spans = new List<(int Start, int Length, string Type)>();
-        foreach (var detector in Detectors)
+        var spans = new List<(int Start, int Length, string Type, int Order)>();
+
+        // Short strings hold no secret; base64 data URLs (images, files) are payloads, not prose.
+        if (text.Length < 8 || (text.StartsWith("data:", StringComparison.Ordinal) && text.Contains(";base64,", StringComparison.Ordinal)))
         {
+            return [];
+        }
+
+        for (var order = 0; order < Detectors.Count; order++)
+        {
+            var detector = Detectors[order];
             try
             {
-                foreach (Match match in detector.Pattern.Matches(text))
+                var at = 0;
+                while (at <= text.Length && detector.Pattern.Match(text, at) is { Success: true } match)
                 {
                     var secret = match.Groups.Count > 1 && match.Groups[1].Success ? match.Groups[1] : (Group)match;
                     if (detector.IsReal is null || detector.IsReal(secret.Value))
                     {
-                        spans.Add((secret.Index, secret.Length, detector.Name));
+                        spans.Add((secret.Index, secret.Length, detector.Name, order));
+                        at = match.Index + Math.Max(1, match.Length);
+                    }
+                    else
+                    {
+                        at = match.Index + 1;
                     }
                 }
             }
             catch (RegexMatchTimeoutException)
             {
-                spans.Add((0, text.Length, detector.Name));
+                return [(0, text.Length, detector.Name)];
             }
         }
 
-        spans.Sort((a, b) => a.Start.CompareTo(b.Start));
-        var merged = new List<(int Start, int Length, string Type)>();
+        // Earliest start wins; at the same start, the earlier detector (secrets come before personal data).
+        spans.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.Order.CompareTo(b.Order));
+        var merged = new List<(int Start, int Length, string Type)>(spans.Count);
         foreach (var span in spans)
         {
-            if (merged.Count > 0 && span.Start < merged[^1].Start + merged[^1].Length)
+            if (merged.Count == 0 || span.Start >= merged[^1].Start + merged[^1].Length)
             {
-                continue;
+                merged.Add((span.Start, span.Length, span.Type));
             }
-
-            merged.Add(span);
         }
 
         return merged;
-    }
-
-    private static string Replace(Match match, Detector detector, List<string> findings)
-    {
-        var secret = match.Groups.Count > 1 && match.Groups[1].Success ? match.Groups[1] : (Group)match;
-        if (detector.IsReal is { } check && !check(secret.Value))
-        {
-            return match.Value;
-        }
-
-        findings.Add(detector.Name);
-        var marker = $"[REDACTED:{detector.Name}]";
-        return ReferenceEquals(secret, match)
-            ? marker
-            : string.Concat(match.Value.AsSpan(0, secret.Index - match.Index), marker, match.Value.AsSpan(secret.Index - match.Index + secret.Length));
     }
 }

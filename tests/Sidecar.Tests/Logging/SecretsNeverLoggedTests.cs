@@ -1,5 +1,6 @@
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceSidecar.Tests.Logging;
 
@@ -34,6 +35,21 @@ public sealed class SecretsNeverLoggedTests
         await using var sidecar = await SidecarInstance.StartAsync(settings);
         (string, string) auth = ("Authorization", "Bearer " + ClientSentinel);
 
+        // Every metric measurement this sidecar makes, with its labels.
+        var meter = sidecar.App.Services.GetRequiredService<InferenceSidecar.Metrics.SidecarMetrics>().Meter;
+        var labels = new System.Collections.Concurrent.ConcurrentBag<string>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter == meter)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => labels.Add(instrument.Name + string.Concat(tags.ToArray().Select(t => "|" + t.Key + "=" + t.Value))));
+        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => labels.Add(instrument.Name + string.Concat(tags.ToArray().Select(t => "|" + t.Key + "=" + t.Value))));
+        listener.Start();
+
         // Act
         await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, auth));
         await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, auth));
@@ -45,6 +61,7 @@ public sealed class SecretsNeverLoggedTests
         fake.Behavior = new FakeBehavior { FailAfterChunks = 2 };
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, auth)));
         await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", "{not json", auth));
+        await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"leaked {{ProviderSentinel}}"}]}""", auth));
 
         // Assert: the run really was verbose and really forwarded the sentinels...
         Assert.True(sidecar.Logs.Lines.Count > 40, $"expected verbose logging, got {sidecar.Logs.Lines.Count} lines");
@@ -52,8 +69,9 @@ public sealed class SecretsNeverLoggedTests
         Assert.Contains(fake.Received, r => r.Header("Authorization") == "Bearer " + ProviderSentinel);
         Assert.Contains(fake.Received, r => r.Header("x-api-key") == AnthropicSentinel);
 
-        // ...and no line anywhere holds any of them.
-        var all = sidecar.Logs.All;
+        // ...and no line anywhere, and no metric label, holds any of them.
+        Assert.NotEmpty(labels);
+        var all = sidecar.Logs.All + "\n" + string.Join("\n", labels);
         foreach (var sentinel in (string[])[ProviderSentinel, AnthropicSentinel, ClientSentinel, WrongClientSentinel, "SENTINEL"])
         {
             Assert.DoesNotContain(sentinel, all, StringComparison.Ordinal);

@@ -86,6 +86,11 @@ public sealed class RedactorTests
                 Assert.True(once is not null, "missed a secret in: " + text);
             }
 
+            else
+            {
+                Assert.Null(once); // nothing secret in it: untouched
+            }
+
             if (once is not null)
             {
                 Assert.Null(twice); // idempotent: nothing left to find
@@ -111,6 +116,38 @@ public sealed class RedactorTests
         Assert.Contains("[REDACTED:openai_key]", document.RootElement.GetProperty("messages")[0].GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.DoesNotContain("ghp_", text, StringComparison.Ordinal);
         Assert.Null(JsonRedactor.Redact(result, Secrets, []));
+    }
+
+    [Fact]
+    public void JsonRedact_PropertyOverRandomDocuments_ValidJsonAndOnlyStringsChange()
+    {
+        var random = new Random(7);
+        for (var i = 0; i < 200; i++)
+        {
+            // Arrange: a random document whose strings sometimes hold a secret, sometimes escaped characters.
+            var strings = Enumerable.Range(0, random.Next(1, 6)).Select(_ =>
+            {
+                var text = "text " + random.Next(100000) + (random.Next(3) == 0 ? "\\n\\t\\u00e9" : string.Empty);
+                return random.Next(2) == 0 ? text + " " + SecretCorpus.Positives[random.Next(SecretCorpus.Positives.Length)].Secret : text;
+            }).ToArray();
+            var json = "{\"model\":\"m\",\"n\":" + random.Next(1000) + ",\"messages\":[" + string.Join(",", strings.Select(t => "{\"role\":\"user\",\"content\":\"" + t + "\"}")) + "],\"flag\":true}";
+            var input = Encoding.UTF8.GetBytes(json);
+
+            // Act
+            var output = JsonRedactor.Redact(input, Secrets, []) ?? input;
+
+            // Assert: valid JSON with the same shape; every non-string token unchanged.
+            using var before = JsonDocument.Parse(input);
+            using var after = JsonDocument.Parse(output);
+            Assert.Equal(before.RootElement.GetProperty("n").GetInt32(), after.RootElement.GetProperty("n").GetInt32());
+            Assert.Equal(before.RootElement.GetProperty("messages").GetArrayLength(), after.RootElement.GetProperty("messages").GetArrayLength());
+            Assert.True(after.RootElement.GetProperty("flag").GetBoolean());
+            foreach (var message in after.RootElement.GetProperty("messages").EnumerateArray())
+            {
+                var content = message.GetProperty("content").GetString()!;
+                Assert.DoesNotContain(SecretCorpus.Positives, p => content.Contains(p.Secret, StringComparison.Ordinal));
+            }
+        }
     }
 
     [Fact]
