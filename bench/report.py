@@ -31,6 +31,13 @@ for mode, label in (("sidecar-cache-hit-memory", "cache hit in memory"), ("sidec
     if mode in rows:
         c = rows[mode]
         print(f"- {label}: {c['rps'] / pt['rps']:.2f}× proxied (pass-through) throughput, {c['rps'] / nginx['rps']:.2f}× nginx-proxy, p50 {c['p50_ms'] - pt['p50_ms']:+.3f} ms vs proxied")
+sizes = [kb for kb in (1, 16, 64) if f"redaction-on-{kb}kb" in rows]
+for kb in sizes:
+    on, off = rows[f"redaction-on-{kb}kb"], rows[f"redaction-off-{kb}kb"]
+    cpu_on = on["cpu_s"] * 1e6 / max(1, on["requests"])
+    cpu_off = off["cpu_s"] * 1e6 / max(1, off["requests"])
+    out.setdefault("redaction", {})[f"{kb}kb"] = dict(x_passthrough=on["rps"] / off["rps"], added_cpu_us=cpu_on - cpu_off, added_cpu_us_per_kb=(cpu_on - cpu_off) / kb)
+    print(f"- redaction, {kb} KB prompt: {on['rps'] / off['rps']:.2f}× the same route without redaction, +{cpu_on - cpu_off:.0f} CPU µs/request = {(cpu_on - cpu_off) / kb:.1f} µs per KB")
 print(f"- Redis scripts per request: {trips:.2f} (1 reserve on the request path + 1 reconcile after the response)")
 print(f"- sidecar idle RSS: {idle_rss / 1024:.0f} MB")
 json.dump(out, open(results_path.replace("results.txt", "results.json"), "w"), indent=2)

@@ -43,15 +43,16 @@ start_sidecar() {
     "$@" "$out/sidecar/InferenceSidecar" >"$out/sidecar-$port.log" 2>&1 &
   echo $!
 }
-no_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=0 Sidecar__RateLimits__Tiers__default__TokensPerMinute=0 Sidecar__RateLimits__Tiers__default__CostPerDay=0)
-high_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=1000000000 Sidecar__RateLimits__Tiers__default__TokensPerMinute=1000000000000 Sidecar__RateLimits__Tiers__default__TokensPerDay=1000000000000 Sidecar__RateLimits__Tiers__default__CostPerDay=1000000000)
+# Each mode turns on one feature; redaction (on by default) is off unless measured.
+no_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=0 Sidecar__RateLimits__Tiers__default__TokensPerMinute=0 Sidecar__RateLimits__Tiers__default__CostPerDay=0 ReverseProxy__Routes__openai__Metadata__Redaction=Off)
+high_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=1000000000 Sidecar__RateLimits__Tiers__default__TokensPerMinute=1000000000000 Sidecar__RateLimits__Tiers__default__TokensPerDay=1000000000000 Sidecar__RateLimits__Tiers__default__CostPerDay=1000000000 ReverseProxy__Routes__openai__Metadata__Redaction=Off)
 
 # run NAME URL [PID]: warm up, then one wrk run; appends "name rps p50 p99 requests cpu_seconds rss_kb" to results.
 run() {
-  local name=$1 url=$2 pid=${3:-}
-  wrk -t1 -c4 -d1s -s bench/post.lua "$url" >/dev/null
+  local name=$1 url=$2 pid=${3:-} script=${4:-bench/post.lua}
+  wrk -t1 -c4 -d3s -s "$script" "$url" >/dev/null  # warm-up: tiered JIT settles
   local cpu0=0; [ -n "$pid" ] && cpu0=$(awk '{print $14+$15}' "/proc/$pid/stat")
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/post.lua "$url" > "$out/wrk-$name.txt"
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$script" "$url" > "$out/wrk-$name.txt"
   local cpu1=0 rss=0; [ -n "$pid" ] && { cpu1=$(awk '{print $14+$15}' "/proc/$pid/stat"); rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status"); }
   awk -v name="$name" -v ticks="$(getconf CLK_TCK)" -v cpu=$((cpu1 - cpu0)) -v rss="$rss" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
@@ -81,6 +82,29 @@ run sidecar-cache-hit-memory "http://127.0.0.1:$p4/openai/v1/chat/completions" "
 p5=$(free_port); m5=$(free_port); pid=$(start_sidecar "$p5" "$m5" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m5/health/ready"
 run sidecar-cache-hit-redis "http://127.0.0.1:$p5/openai/v1/chat/completions" "$pid"; kill "$pid"
+
+# Redaction cost per KB of prompt: the same prompts through one sidecar with a redacting and a pass-through route.
+p6=$(free_port); m6=$(free_port)
+pid=$(start_sidecar "$p6" "$m6" "${no_limits[@]}" ReverseProxy__Routes__openai__Metadata__Redaction=Redact \
+  ReverseProxy__Routes__raw__ClusterId=openai ReverseProxy__Routes__raw__Match__Path='/raw/{**catch-all}' \
+  ReverseProxy__Routes__raw__Transforms__0__PathRemovePrefix=/raw ReverseProxy__Routes__raw__Metadata__Redaction=Off); pids+=("$pid")
+wait_for "http://127.0.0.1:$m6/health/ready"
+for kb in 1 16 64; do
+  python3 - "$kb" > "$out/prompt-$kb.lua" <<'PY'
+import json, sys
+kb = int(sys.argv[1])
+words = "the quick brown fox reviews config files, SQL queries and stack traces; ".encode()
+text = (words * (kb * 1024 // len(words) + 1))[: kb * 1024].decode()
+body = json.dumps({"model": "gpt-4o", "max_tokens": 50, "messages": [{"role": "user", "content": text}]})
+print('wrk.method = "POST"')
+print("wrk.body = " + json.dumps(body))
+print('wrk.headers["Content-Type"] = "application/json"')
+print('wrk.headers["X-User-Id"] = "bench-user"')
+PY
+  run "redaction-off-${kb}kb" "http://127.0.0.1:$p6/raw/v1/chat/completions" "$pid" "$out/prompt-$kb.lua"
+  run "redaction-on-${kb}kb" "http://127.0.0.1:$p6/openai/v1/chat/completions" "$pid" "$out/prompt-$kb.lua"
+done
+kill "$pid"
 
 p3=$(free_port); m3=$(free_port); pid=$(start_sidecar "$p3" "$m3" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m3/health/ready"

@@ -159,6 +159,22 @@ public sealed class RedactorTests
     }
 
     [Theory]
+    [InlineData("write to jane.doe+ai@example.co.uk today", "email")]
+    [InlineData("call me on +44 20 7946 0958 tonight", "phone")]
+    [InlineData("pay to GB82 WEST 1234 5698 7654 32 please", "iban")]
+    public void Redact_PersonalDataDetectors_OnlyWhenEnabled(string text, string type)
+    {
+        var withPii = new Redactor([.. DetectorCatalog.Secrets, .. DetectorCatalog.PersonalData]);
+
+        var findings = new List<string>();
+        var redacted = withPii.Redact(text, findings);
+
+        Assert.Equal([type], findings);
+        Assert.Contains($"[REDACTED:{type}]", redacted, StringComparison.Ordinal);
+        Assert.Null(Secrets.Redact(text, []));
+    }
+
+    [Theory]
     [InlineData("GB82 WEST 1234 5698 7654 32", true)]
     [InlineData("GB82 WEST 1234 5698 7654 33", false)]
     public void IsIban_CheckDigits(string iban, bool valid) => Assert.Equal(valid, DetectorCatalog.IsIban(iban));
