@@ -21,13 +21,26 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync()
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        var server = new RedisServer(port);
-        await server.RestartAsync();
-        return server;
+        // Below Linux's ephemeral range (32768-60999): no other test's port-0 listener can take the port while
+        // Redis is down between a kill and a restart.
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 30000);
+            try
+            {
+                using var probe = new TcpListener(IPAddress.Loopback, port);
+                probe.Start();
+                probe.Stop();
+            }
+            catch (SocketException) when (attempt < 50)
+            {
+                continue;
+            }
+
+            var server = new RedisServer(port);
+            await server.RestartAsync();
+            return server;
+        }
     }
 
     public async Task RestartAsync()

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
@@ -5,11 +6,15 @@ namespace InferenceSidecar.Tests.Infrastructure;
 
 internal static class TestPorts
 {
-    /// <summary>A loopback port nothing listens on (bound, read, released).</summary>
+    // Bound but never listening: connections are refused, and no other test's server can be given the port.
+    private static readonly ConcurrentBag<Socket> Reserved = [];
+
+    /// <summary>A loopback port that refuses connections for the rest of the test run.</summary>
     public static int Closed()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Reserved.Add(socket);
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }
