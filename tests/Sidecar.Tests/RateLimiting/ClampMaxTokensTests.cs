@@ -49,9 +49,9 @@ public sealed class ClampMaxTokensTests : IAsyncLifetime
         // Leave less than floor + input: 10 + 80 reserved, 18 used -> ~82 left; then take 10 + 65 = 75 more -> ~7 left.
         await Send(80, "floor-user");
         await Limits.DailyTokensUsedAsync(_setup.Sidecar, "floor-user", u => u == 18);
-        _setup.Fake.Behavior = new FakeProvider.FakeBehavior { HeaderDelay = TimeSpan.FromMilliseconds(300) };
+        _setup.Fake.Behavior = new FakeProvider.FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(3) };
         var slow = Send(65, "floor-user");
-        await Task.Delay(100); // the slow request holds its reservation now
+        await Task.Delay(500); // the slow request holds its reservation now (taken before it is forwarded)
 
         var (status, body, _) = await Send(60, "floor-user");
         await slow;
