@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of InferenceSidecar on a fresh Debian/Ubuntu machine with the .NET 10 SDK.
-# Installs what the tests need when it is missing (Debian's redis-server, prometheus/promtool, nginx, wrk),
+# Installs what the tests need when it is missing (Debian's redis-server; the benchmark installs nginx and wrk itself),
 # then runs the whole solution and ends with one plain line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -15,7 +14,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts the packaged services; the tests start their own on free ports.
-  $sudo systemctl stop redis-server prometheus >/dev/null 2>&1 || true
+  $sudo systemctl stop redis-server >/dev/null 2>&1 || true
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -16,8 +16,7 @@ internal sealed class UsageAccumulator : IDisposable
     private static readonly byte[] UsageNullWithComma = ",\"usage\":null"u8.ToArray();
     private static readonly byte[] UsageNullFirst = "\"usage\":null,"u8.ToArray();
 
-    private byte[]? _buffer;
-    private int _length;
+    private readonly PooledByteBuffer _pending = new();
     private bool _overflow;
 
     public UsageAccumulator(bool isSse, bool stripInjectedUsage)
@@ -58,7 +57,7 @@ internal sealed class UsageAccumulator : IDisposable
         }
 
         Append(data, int.MaxValue);
-        var pending = _buffer.AsSpan(0, _length);
+        var pending = _pending.Span;
         var consumed = 0;
         while (true)
         {
@@ -87,12 +86,7 @@ internal sealed class UsageAccumulator : IDisposable
             consumed += end + separator;
         }
 
-        if (consumed > 0)
-        {
-            pending[consumed..].CopyTo(_buffer);
-            _length -= consumed;
-        }
-
+        _pending.Consume(consumed);
         return StripInjectedUsage;
     }
 
@@ -104,19 +98,19 @@ internal sealed class UsageAccumulator : IDisposable
             return [];
         }
 
-        var pending = _buffer.AsSpan(0, _length).ToArray();
-        _length = 0;
+        var pending = _pending.Span.ToArray();
+        _pending.Clear();
         return pending;
     }
 
     /// <summary>Ends the body: a buffered JSON body is parsed for its usage.</summary>
     public void Complete()
     {
-        if (!IsSse && !_overflow && _length > 0)
+        if (!IsSse && !_overflow && _pending.Length > 0)
         {
             try
             {
-                var reader = new Utf8JsonReader(_buffer.AsSpan(0, _length));
+                var reader = new Utf8JsonReader(_pending.Span);
                 Scan(ref reader, out _, out _);
             }
             catch (JsonException)
@@ -128,15 +122,7 @@ internal sealed class UsageAccumulator : IDisposable
         Dispose();
     }
 
-    public void Dispose()
-    {
-        if (_buffer is { } buffer)
-        {
-            _buffer = null;
-            _length = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public void Dispose() => _pending.Dispose();
 
     private void Append(ReadOnlySpan<byte> data, int max)
     {
@@ -145,26 +131,13 @@ internal sealed class UsageAccumulator : IDisposable
             return;
         }
 
-        if ((long)_length + data.Length > max)
+        if ((long)_pending.Length + data.Length > max)
         {
             _overflow = true;
             return;
         }
 
-        if (_buffer is null || _buffer.Length - _length < data.Length)
-        {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(4096, (_length + data.Length) * 2));
-            _buffer?.AsSpan(0, _length).CopyTo(bigger);
-            if (_buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(_buffer);
-            }
-
-            _buffer = bigger;
-        }
-
-        data.CopyTo(_buffer.AsSpan(_length));
-        _length += data.Length;
+        _pending.Append(data);
     }
 
     /// <summary>Parses one SSE event; returns false when it is the injected usage chunk to drop.</summary>

@@ -1,7 +1,6 @@
 using System.Text;
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceSidecar.Tests.Caching;
 
@@ -239,20 +238,8 @@ public sealed class ResponseCacheTests : IAsyncLifetime
     [Fact]
     public async Task Send_Hit_SavedTokensAndCostRecordedInMetrics()
     {
-        // Arrange: listen to this sidecar's own meter only.
-        var meter = _setup.Sidecar.App.Services.GetRequiredService<InferenceSidecar.Metrics.SidecarMetrics>().Meter;
-        var saved = new System.Collections.Concurrent.ConcurrentDictionary<string, double>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter == meter)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => saved.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
-        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => saved.AddOrUpdate(instrument.Name, value, (_, v) => v + value));
-        listener.Start();
+        // Arrange: this sidecar's own measurements only.
+        using var metrics = new MetricCapture(_setup.Sidecar);
         var body = Chat(Prompt()); // gpt-4o: $2.5 in / $10 out per million; this prompt uses 11 in, 11 out
 
         // Act
@@ -261,8 +248,8 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         await Send("openai/v1/chat/completions", body);
 
         // Assert: two hits, each saving 22 tokens and 11 × 2.5 + 11 × 10 = 137.5 µ$.
-        Assert.Equal(44, saved["sidecar_cache_saved_tokens_total"]);
-        Assert.Equal(0.000275, saved["sidecar_cache_saved_cost_usd_total"], precision: 9);
+        Assert.Equal(44, metrics.Total("sidecar_cache_saved_tokens_total"));
+        Assert.Equal(0.000275, metrics.Total("sidecar_cache_saved_cost_usd_total"), precision: 9);
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceSidecar.Tests.Logging;
 
@@ -35,20 +34,7 @@ public sealed class SecretsNeverLoggedTests
         await using var sidecar = await SidecarInstance.StartAsync(settings);
         (string, string) auth = ("Authorization", "Bearer " + ClientSentinel);
 
-        // Every metric measurement this sidecar makes, with its labels.
-        var meter = sidecar.App.Services.GetRequiredService<InferenceSidecar.Metrics.SidecarMetrics>().Meter;
-        var labels = new System.Collections.Concurrent.ConcurrentBag<string>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter == meter)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => labels.Add(instrument.Name + string.Concat(tags.ToArray().Select(t => "|" + t.Key + "=" + t.Value))));
-        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => labels.Add(instrument.Name + string.Concat(tags.ToArray().Select(t => "|" + t.Key + "=" + t.Value))));
-        listener.Start();
+        using var metrics = new MetricCapture(sidecar); // every measurement, with its labels
 
         // Act
         await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, auth));
@@ -70,8 +56,8 @@ public sealed class SecretsNeverLoggedTests
         Assert.Contains(fake.Received, r => r.Header("x-api-key") == AnthropicSentinel);
 
         // ...and no line anywhere, and no metric label, holds any of them.
-        Assert.NotEmpty(labels);
-        var all = sidecar.Logs.All + "\n" + string.Join("\n", labels);
+        Assert.NotEmpty(metrics.Series);
+        var all = sidecar.Logs.All + "\n" + string.Join("\n", metrics.Series.Keys);
         foreach (var sentinel in (string[])[ProviderSentinel, AnthropicSentinel, ClientSentinel, WrongClientSentinel, "SENTINEL"])
         {
             Assert.DoesNotContain(sentinel, all, StringComparison.Ordinal);

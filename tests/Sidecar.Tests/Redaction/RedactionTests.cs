@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using InferenceSidecar.Testing;
 using InferenceSidecar.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceSidecar.Tests.Redaction;
 
@@ -116,29 +115,14 @@ public sealed class RedactionTests : IAsyncLifetime
     [Fact]
     public async Task Send_Findings_CountedByDetectorAndAction()
     {
-        var meter = _setup.Sidecar.App.Services.GetRequiredService<InferenceSidecar.Metrics.SidecarMetrics>().Meter;
-        var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter == meter && instrument.Name == "sidecar_redactions_total")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            var key = string.Join("/", tags.ToArray().Select(t => t.Value));
-            counts.AddOrUpdate(key, value, (_, v) => v + value);
-        });
-        listener.Start();
+        using var metrics = new MetricCapture(_setup.Sidecar);
         var key = SecretCorpus.Positives[0].Secret;
 
         await Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"{{key}} and {{key}}"}]}""", ("X-User-Id", "alice")));
         await Http.SendAsync(_setup.Sidecar.Client, Http.Post("anthropic/v1/messages", $$"""{"model":"c","max_tokens":5,"messages":[{"role":"user","content":"{{key}}"}]}""", ("X-User-Id", "alice")));
 
-        Assert.Equal(2, counts["openai_key/redact"]);
-        Assert.Equal(1, counts["openai_key/block"]);
-        Assert.DoesNotContain(counts.Keys, k => k.Contains("sk-", StringComparison.Ordinal));
+        Assert.Equal(2, metrics.Series["sidecar_redactions_total|detector=openai_key|action=redact"]);
+        Assert.Equal(1, metrics.Series["sidecar_redactions_total|detector=openai_key|action=block"]);
+        Assert.DoesNotContain(metrics.Series.Keys, k => k.Contains("sk-", StringComparison.Ordinal));
     }
 }
