@@ -20,8 +20,6 @@ internal sealed class SidecarRequestFeature
 
     public string? Model { get; set; }
 
-    public bool Stream { get; set; }
-
     public int? UpstreamStatus { get; set; }
 
     /// <summary>Set by the limiter: capture this response's usage (and maybe strip the injected usage chunk).</summary>

@@ -33,6 +33,18 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
                 $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.Provider} '{provider}' is not one of OpenAI, Anthropic, AzureOpenAI."));
         }
 
+        if (!MetadataValues.TryDuration(metadata, ClusterMetadata.ConnectTimeout, TimeSpan.FromSeconds(5), out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.ConnectTimeout} must be a positive duration such as 00:00:05."));
+        }
+
+        if (!MetadataValues.TryCount(metadata, ClusterMetadata.CircuitFailures, ClusterMetadata.DefaultCircuitFailures, 1, 1000, out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.CircuitFailures} must be a whole number from 1 to 1000."));
+        }
+
         var reference = ClusterMetadata.GetApiKeyReference(metadata);
         if (!SecretReference.TryParse(reference, out _, out var error))
         {

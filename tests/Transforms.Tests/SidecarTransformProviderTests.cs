@@ -44,6 +44,19 @@ public sealed class SidecarTransformProviderTests
     }
 
     [Theory]
+    [InlineData("ConnectTimeout", "fast")]
+    [InlineData("ConnectTimeout", "-00:00:01")]
+    [InlineData("CircuitFailures", "0")]
+    [InlineData("CircuitFailures", "many")]
+    public void ValidateCluster_BadResilienceMetadata_ErrorNamesTheKey(string key, string value)
+    {
+        var context = Validate(new() { ["Provider"] = "OpenAI", [key] = value });
+
+        var error = Assert.Single(context.Errors);
+        Assert.Contains("ReverseProxy:Clusters:c1:Metadata:" + key, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("OpenAI", "env:OPENAI_API_KEY")]
     [InlineData("anthropic", "file:/var/run/secrets/anthropic")]
     [InlineData("AzureOpenAI", "none")]
@@ -59,7 +72,11 @@ public sealed class SidecarTransformProviderTests
     [InlineData("CacheTtl", "-00:01:00")]
     [InlineData("CacheMaxEntryBytes", "big")]
     [InlineData("CacheScope", "Everyone")]
-    public void ValidateRoute_BadCacheMetadata_ErrorNamesRouteAndKey(string key, string value)
+    [InlineData("Redaction", "Sometimes")]
+    [InlineData("RedactResponses", "maybe")]
+    [InlineData("Retries", "0")]
+    [InlineData("IdleTimeout", "soon")]
+    public void ValidateRoute_BadRouteMetadata_ErrorNamesRouteAndKey(string key, string value)
     {
         var context = new TransformRouteValidationContext
         {

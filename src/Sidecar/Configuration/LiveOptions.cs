@@ -29,8 +29,6 @@ internal sealed partial class LiveOptions<T> : IDisposable
     /// <summary>True while the newest configuration is the one serving.</summary>
     public bool LastReloadSucceeded { get; private set; } = true;
 
-    public event Action<T>? Changed;
-
     public void Dispose() => _subscription?.Dispose();
 
     private void OnChange(T candidate, string? name)
@@ -54,7 +52,6 @@ internal sealed partial class LiveOptions<T> : IDisposable
 
         LastReloadSucceeded = true;
         Current = candidate;
-        Changed?.Invoke(candidate);
         LogApplied(_logger, typeof(T).Name);
     }
 

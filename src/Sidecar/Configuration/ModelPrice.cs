@@ -10,4 +10,7 @@ internal sealed class ModelPrice
 
     [Range(0, 1_000_000, ErrorMessage = "OutputPerMillion must be between 0 and 1000000.")]
     public double OutputPerMillion { get; set; }
+
+    /// <summary>Cost in micro-USD: USD per million tokens × tokens.</summary>
+    public double CostMicros(long inputTokens, long outputTokens) => (inputTokens * InputPerMillion) + (outputTokens * OutputPerMillion);
 }

@@ -49,7 +49,6 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             }
 
             feature.Model = info.Model;
-            feature.Stream = info.Stream;
             context.Features.Set(new ParsedRequest(info, body));
         }
         else if (request.ContentLength > live.Current.MaxRequestBodyBytes)

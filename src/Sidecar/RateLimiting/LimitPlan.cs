@@ -35,7 +35,7 @@ internal sealed class LimitPlan
         var modelFigures = model is null ? null : limits.Models.GetValueOrDefault(model);
         var price = model is null ? null : options.Pricing.GetValueOrDefault(model);
         var tokens = inputTokens + outputTokens;
-        var cost = price is null ? 0 : (inputTokens * price.InputPerMillion) + (outputTokens * price.OutputPerMillion);
+        var cost = price?.CostMicros(inputTokens, outputTokens) ?? 0;
 
         var buckets = new List<BucketSpec>(4);
         var prefix = "rl:{" + user + "}:";

@@ -11,17 +11,6 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
     private readonly Lock _gate = new();
     private int _operations;
 
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _buckets.Count;
-            }
-        }
-    }
-
     public ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken) =>
         ValueTask.FromResult(Reserve(buckets, peek));
 

@@ -18,7 +18,7 @@ internal sealed partial class PricingCatalog(LiveOptions<SidecarOptions> live, I
 
         if (live.Current.Pricing.TryGetValue(model, out var price))
         {
-            return (inputTokens * price.InputPerMillion) + (outputTokens * price.OutputPerMillion);
+            return price.CostMicros(inputTokens, outputTokens);
         }
 
         if (_warned.Count < 1000 && _warned.TryAdd(LimitPlan.KeySafe(model), true))

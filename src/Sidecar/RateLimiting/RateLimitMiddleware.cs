@@ -93,9 +93,7 @@ internal sealed class RateLimitMiddleware(
 
         if (rewritten is not null)
         {
-            context.Request.Body = new MemoryStream(rewritten, writable: false);
-            context.Request.ContentLength = rewritten.Length;
-            context.Request.Headers.Remove("Transfer-Encoding");
+            context.Request.ReplaceBody(rewritten); // forwarded only: the cache still keys on what the client sent
         }
 
         feature.Tracking = new UsageTracking(strip);

@@ -14,8 +14,6 @@ internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLi
 {
     private static readonly ReservationResult Unlimited = new(-1, TimeSpan.Zero, []);
 
-    public bool UsesRedis => redis is not null;
-
     public async ValueTask<LimitDecision> ReserveAsync(string user, string tier, string? model, long inputTokens, long outputTokens, bool peek, CancellationToken cancellationToken)
     {
         var options = live.Current;

@@ -22,7 +22,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
     public async Task InvokeAsync(HttpContext context)
     {
         var parsed = context.Features.Get<ParsedRequest>();
-        var mode = RouteRedactionPolicy.For(context.GetReverseProxyFeature().Route.Config);
+        var mode = RouteRedactionPolicy.For(context.GetReverseProxyFeature().Route.Config).Mode;
         if (parsed is null || mode == RedactionMode.Off)
         {
             await next(context);
@@ -51,9 +51,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
             }
 
             parsed.Redacted = redacted;
-            context.Request.Body = new MemoryStream(redacted, writable: false);
-            context.Request.ContentLength = redacted.Length;
-            context.Request.Headers.Remove("Transfer-Encoding");
+            context.Request.ReplaceBody(redacted);
         }
 
         await next(context);

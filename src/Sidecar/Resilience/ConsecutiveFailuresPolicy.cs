@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using InferenceSidecar.Transforms;
+using InferenceSidecar.Transforms.Providers;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.Model;
@@ -38,8 +38,7 @@ internal sealed class ConsecutiveFailuresPolicy(IDestinationHealthUpdater health
         }
 
         var count = _failures.AddOrUpdate(destination, 1, static (_, n) => n + 1);
-        var metadata = cluster.Model.Config.Metadata;
-        var threshold = metadata is not null && metadata.TryGetValue("CircuitFailures", out var text) && int.TryParse(text, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 5;
+        MetadataValues.TryCount(cluster.Model.Config.Metadata, ClusterMetadata.CircuitFailures, ClusterMetadata.DefaultCircuitFailures, 1, 1000, out var threshold);
         if (count >= threshold)
         {
             _failures.TryRemove(destination, out _);

@@ -81,11 +81,13 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
     {
         // YARP's load balancer narrows AvailableDestinations to the one it picks: keep the full set for retries.
         var candidates = proxy.AvailableDestinations;
-        var tried = new List<DestinationState>();
+        List<DestinationState>? tried = null;
         while (true)
         {
             RewindBody(context.Request);
-            var before = context.Response.Headers.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+            // The few headers set before forwarding (e.g. X-Cache); anything else on a swallowed answer came from upstream.
+            var before = context.Response.Headers.Count == 0 ? [] : context.Response.Headers.Keys.ToArray();
             await send();
             if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
             {
@@ -115,7 +117,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
                 return false; // a final answer (success, or an error with nothing left to try)
             }
 
-            foreach (var key in context.Response.Headers.Keys.Where(k => !before.Contains(k)).ToArray())
+            foreach (var key in context.Response.Headers.Keys.Where(k => !before.Contains(k, StringComparer.OrdinalIgnoreCase)).ToArray())
             {
                 context.Response.Headers.Remove(key);
             }
@@ -128,10 +130,10 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
 
             if (proxy.ProxiedDestination is { } last)
             {
-                tried.Add(last);
+                (tried ??= []).Add(last);
             }
 
-            var untried = candidates.Where(d => !tried.Contains(d)).ToArray();
+            var untried = candidates.Where(d => tried is null || !tried.Contains(d)).ToArray();
             proxy.AvailableDestinations = untried.Length > 0 ? untried : candidates;
             if (s.Wait > TimeSpan.Zero)
             {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
@@ -46,15 +45,13 @@ internal sealed record RouteCachePolicy(bool Enabled, TimeSpan Ttl, int MaxEntry
             }
         }
 
-        var ttl = Off.Ttl;
-        if (metadata.TryGetValue(TtlKey, out var ttlText) && (!TimeSpan.TryParse(ttlText, CultureInfo.InvariantCulture, out ttl) || ttl <= TimeSpan.Zero))
+        if (!MetadataValues.TryDuration(metadata, TtlKey, Off.Ttl, out var ttl))
         {
             error = $"Metadata:{TtlKey} must be a positive duration such as 00:10:00.";
             return false;
         }
 
-        var max = Off.MaxEntryBytes;
-        if (metadata.TryGetValue(MaxEntryBytesKey, out var maxText) && (!int.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out max) || max < 1))
+        if (!MetadataValues.TryCount(metadata, MaxEntryBytesKey, Off.MaxEntryBytes, 1, int.MaxValue, out var max))
         {
             error = $"Metadata:{MaxEntryBytesKey} must be a positive whole number of bytes.";
             return false;

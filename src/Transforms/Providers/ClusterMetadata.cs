@@ -20,6 +20,14 @@ internal static class ClusterMetadata
 
     public const string DefaultAnthropicVersion = "2023-06-01";
 
+    /// <summary>TCP/TLS connect timeout for the cluster's destinations.</summary>
+    public const string ConnectTimeout = "ConnectTimeout";
+
+    /// <summary>With the <c>ConsecutiveFailures</c> passive health policy: failures in a row that open the circuit.</summary>
+    public const string CircuitFailures = "CircuitFailures";
+
+    public const int DefaultCircuitFailures = 5;
+
     /// <summary>Extra request headers (comma-separated) this cluster's upstream needs beyond the built-in allow-list.</summary>
     public const string ForwardHeaders = "ForwardHeaders";
 

@@ -6,4 +6,4 @@ namespace InferenceSidecar.Transforms.Redaction;
 /// One kind of secret or personal data: a pattern (redacting capture group 1 when the pattern has one, else the whole
 /// match) and an optional check that removes look-alikes (Luhn for card numbers, a decodable header for JWTs, …).
 /// </summary>
-internal sealed record Detector(string Name, Regex Pattern, Func<string, bool>? IsReal = null, bool Pii = false);
+internal sealed record Detector(string Name, Regex Pattern, Func<string, bool>? IsReal = null);

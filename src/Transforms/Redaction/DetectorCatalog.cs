@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -33,9 +32,9 @@ internal static partial class DetectorCatalog
 
     public static IReadOnlyList<Detector> PersonalData { get; } =
     [
-        new("email", Email(), Pii: true),
-        new("iban", Iban(), IsIban, Pii: true),
-        new("phone", Phone(), IsPhone, Pii: true),
+        new("email", Email()),
+        new("iban", Iban(), IsIban),
+        new("phone", Phone(), IsPhone),
     ];
 
     [GeneratedRegex(@"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", RegexOptions.None, TimeoutMs)]
@@ -162,5 +161,5 @@ internal static partial class DetectorCatalog
     public static Detector Custom(string name, string pattern) =>
         new(name, new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(TimeoutMs)));
 
-    internal static string Describe(IEnumerable<string> names) => new StringBuilder().AppendJoin(", ", names.Distinct()).ToString();
+    internal static string Describe(IEnumerable<string> names) => string.Join(", ", names.Distinct());
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -59,6 +58,4 @@ internal static class JsonRedactor
         output.Write(json[at..]);
         return output.WrittenSpan.ToArray();
     }
-
-    public static string Decode(byte[] bytes) => Encoding.UTF8.GetString(bytes);
 }

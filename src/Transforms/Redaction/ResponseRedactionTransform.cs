@@ -19,7 +19,7 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
         if (context.SuppressResponseBody || context.ProxyResponse is not { IsSuccessStatusCode: true } response
             || feature?.Redactor is not { } redactor
             || context.HttpContext.GetReverseProxyFeatureOrNull()?.Route.Config is not { } route
-            || !RouteRedactionPolicy.RedactsResponses(route))
+            || !RouteRedactionPolicy.For(route).Responses)
         {
             return;
         }

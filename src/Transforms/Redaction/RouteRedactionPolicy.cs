@@ -3,48 +3,48 @@ using Yarp.ReverseProxy.Configuration;
 
 namespace InferenceSidecar.Transforms.Redaction;
 
-/// <summary>A route's <c>Metadata:Redaction</c> (<c>Redact</c>, default; <c>Block</c>; <c>Off</c>), parsed once per route config.</summary>
-internal static class RouteRedactionPolicy
+/// <summary>
+/// A route's redaction settings from its YARP route <c>Metadata</c>: <c>Redaction</c> (<c>Redact</c>, default;
+/// <c>Block</c>; <c>Off</c>) and <c>RedactResponses</c> (default false). Parsed once per route config object.
+/// </summary>
+internal sealed record RouteRedactionPolicy(RedactionMode Mode, bool Responses)
 {
     public const string Key = "Redaction";
 
-    /// <summary>Route metadata: also run the detectors over what the model sends back (JSON and SSE). Default false.</summary>
+    /// <summary>Route metadata: also run the detectors over what the model sends back (JSON and SSE).</summary>
     public const string ResponsesKey = "RedactResponses";
 
-    private static readonly ConditionalWeakTable<RouteConfig, StrongBox<RedactionMode>> Parsed = [];
+    public static readonly RouteRedactionPolicy Default = new(RedactionMode.Redact, false);
 
-    public static RedactionMode For(RouteConfig route) =>
-        Parsed.GetValue(route, static r => new StrongBox<RedactionMode>(TryParse(r.Metadata, out var mode, out _) ? mode : RedactionMode.Redact)).Value;
+    private static readonly ConditionalWeakTable<RouteConfig, RouteRedactionPolicy> Parsed = [];
 
-    public static bool RedactsResponses(RouteConfig route) =>
-        route.Metadata is not null && route.Metadata.TryGetValue(ResponsesKey, out var text) && bool.TryParse(text, out var on) && on;
+    public static RouteRedactionPolicy For(RouteConfig route) =>
+        Parsed.GetValue(route, static r => TryParse(r.Metadata, out var policy, out _) ? policy : Default);
 
-    public static bool TryParse(IReadOnlyDictionary<string, string>? metadata, out RedactionMode mode, out string error)
+    public static bool TryParse(IReadOnlyDictionary<string, string>? metadata, out RouteRedactionPolicy policy, out string error)
     {
-        mode = RedactionMode.Redact;
+        policy = Default;
         error = string.Empty;
         if (metadata is null)
         {
             return true;
         }
 
-        if (metadata.TryGetValue(ResponsesKey, out var responses) && !bool.TryParse(responses, out _))
+        var responses = false;
+        if (metadata.TryGetValue(ResponsesKey, out var text) && !bool.TryParse(text, out responses))
         {
             error = $"Metadata:{ResponsesKey} must be true or false.";
             return false;
         }
 
-        if (!metadata.TryGetValue(Key, out var text))
+        var mode = RedactionMode.Redact;
+        if (metadata.TryGetValue(Key, out var modeText) && !(Enum.TryParse(modeText, ignoreCase: true, out mode) && Enum.IsDefined(mode)))
         {
-            return true;
+            error = $"Metadata:{Key} must be Redact, Block or Off.";
+            return false;
         }
 
-        if (Enum.TryParse(text, ignoreCase: true, out mode) && Enum.IsDefined(mode))
-        {
-            return true;
-        }
-
-        error = $"Metadata:{Key} must be Redact, Block or Off.";
-        return false;
+        policy = new RouteRedactionPolicy(mode, responses);
+        return true;
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
@@ -42,8 +41,7 @@ internal sealed record RouteResiliencePolicy(
             return false;
         }
 
-        var attempts = Default.Attempts;
-        if (metadata.TryGetValue("Retries", out var text) && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out attempts) || attempts is < 1 or > 10))
+        if (!MetadataValues.TryCount(metadata, "Retries", Default.Attempts, 1, 10, out var attempts))
         {
             error = "Metadata:Retries must be the number of attempts in all, 1 to 10.";
             return false;
@@ -58,13 +56,12 @@ internal sealed record RouteResiliencePolicy(
 
     private static bool Duration(IReadOnlyDictionary<string, string> metadata, string key, TimeSpan fallback, out TimeSpan value, ref string error)
     {
-        value = fallback;
-        if (metadata.TryGetValue(key, out var text) && (!TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) || value <= TimeSpan.Zero))
+        if (MetadataValues.TryDuration(metadata, key, fallback, out value))
         {
-            error = $"Metadata:{key} must be a positive duration such as 00:01:00.";
-            return false;
+            return true;
         }
 
-        return true;
+        error = $"Metadata:{key} must be a positive duration such as 00:01:00.";
+        return false;
     }
 }

@@ -1,4 +1,4 @@
-using System.Globalization;
+using InferenceSidecar.Transforms.Providers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace InferenceSidecar.Transforms.Resilience;
@@ -22,8 +22,10 @@ internal sealed class SidecarForwarderHttpClientFactory : ForwarderHttpClientFac
     protected override HttpMessageHandler WrapHandler(ForwarderHttpClientContext context, HttpMessageHandler handler) =>
         new TimeoutHandler(base.WrapHandler(context, handler));
 
-    public static TimeSpan ConnectTimeout(IReadOnlyDictionary<string, string>? metadata) =>
-        metadata is not null && metadata.TryGetValue("ConnectTimeout", out var text) && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero
-            ? value
-            : DefaultConnectTimeout;
+    /// <summary>The cluster's <c>ConnectTimeout</c>; an invalid value (rejected by config validation) falls back to the default.</summary>
+    public static TimeSpan ConnectTimeout(IReadOnlyDictionary<string, string>? metadata)
+    {
+        MetadataValues.TryDuration(metadata, ClusterMetadata.ConnectTimeout, DefaultConnectTimeout, out var value);
+        return value;
+    }
 }

@@ -17,9 +17,7 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         settings["ReverseProxy:Routes:openai:Metadata:CacheTtl"] = "00:05:00";
         settings["ReverseProxy:Routes:anthropic:Metadata:Cache"] = "On";
         settings["ReverseProxy:Routes:anthropic:Metadata:CacheScope"] = "Shared";
-        settings["ReverseProxy:Routes:tiny:ClusterId"] = "openai";
-        settings["ReverseProxy:Routes:tiny:Match:Path"] = "/tiny/{**catch-all}";
-        settings["ReverseProxy:Routes:tiny:Transforms:0:PathRemovePrefix"] = "/tiny";
+        settings.AddRoute("tiny", "tiny", "openai");
         settings["ReverseProxy:Routes:tiny:Metadata:Cache"] = "On";
         settings["ReverseProxy:Routes:tiny:Metadata:CacheMaxEntryBytes"] = "100";
         settings["Sidecar:RateLimits:Tiers:default:TokensPerDay"] = "1000000";

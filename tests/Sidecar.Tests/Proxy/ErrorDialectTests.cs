@@ -20,16 +20,12 @@ public sealed class ErrorDialectTests : IAsyncLifetime
     {
 
         // A route to a port nobody listens on, one with a short timeout, and one whose key variable is unset.
-        settings["ReverseProxy:Routes:dead:ClusterId"] = "dead";
-        settings["ReverseProxy:Routes:dead:Match:Path"] = "/dead/{**catch-all}";
-        settings["ReverseProxy:Routes:dead:Transforms:0:PathRemovePrefix"] = "/dead";
+        settings.AddRoute("dead", "dead", "dead");
         settings["ReverseProxy:Clusters:dead:Metadata:Provider"] = "Anthropic";
         settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = keys.AnthropicReference;
         settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
 
-        settings["ReverseProxy:Routes:slow:ClusterId"] = "slow";
-        settings["ReverseProxy:Routes:slow:Match:Path"] = "/slow/{**catch-all}";
-        settings["ReverseProxy:Routes:slow:Transforms:0:PathRemovePrefix"] = "/slow";
+        settings.AddRoute("slow", "slow", "slow");
         settings["ReverseProxy:Clusters:slow:Metadata:ApiKey"] = keys.OpenAIReference;
         settings["ReverseProxy:Clusters:slow:HttpRequest:ActivityTimeout"] = "00:00:00.500";
         settings["ReverseProxy:Clusters:slow:Destinations:primary:Address"] = fake.BaseAddress.ToString();

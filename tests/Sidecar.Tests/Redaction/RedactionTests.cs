@@ -14,9 +14,7 @@ public sealed class RedactionTests : IAsyncLifetime
     public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync((settings, _, _) =>
     {
         settings["ReverseProxy:Routes:anthropic:Metadata:Redaction"] = "Block";
-        settings["ReverseProxy:Routes:raw:ClusterId"] = "openai";
-        settings["ReverseProxy:Routes:raw:Match:Path"] = "/raw/{**catch-all}";
-        settings["ReverseProxy:Routes:raw:Transforms:0:PathRemovePrefix"] = "/raw";
+        settings.AddRoute("raw", "raw", "openai");
         settings["ReverseProxy:Routes:raw:Metadata:Redaction"] = "Off";
         settings["Sidecar:Redaction:Pii:Email"] = "true";
         settings["Sidecar:Redaction:Custom:0:Name"] = "employee_id";

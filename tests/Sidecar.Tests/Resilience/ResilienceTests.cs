@@ -42,17 +42,13 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Routes:anthropic:Metadata:RetryBudget"] = "00:00:03";
 
         // A route to a cluster whose only destination refuses connections.
-        settings["ReverseProxy:Routes:dead:ClusterId"] = "dead";
-        settings["ReverseProxy:Routes:dead:Match:Path"] = "/dead/{**catch-all}";
-        settings["ReverseProxy:Routes:dead:Transforms:0:PathRemovePrefix"] = "/dead";
+        settings.AddRoute("dead", "dead", "dead");
         settings["ReverseProxy:Routes:dead:Metadata:Fallback"] = "backup";
         settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = _keys.OpenAIReference;
         settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
 
         // A route to two destinations, one dead: retries move to the live one.
-        settings["ReverseProxy:Routes:pair:ClusterId"] = "pair";
-        settings["ReverseProxy:Routes:pair:Match:Path"] = "/pair/{**catch-all}";
-        settings["ReverseProxy:Routes:pair:Transforms:0:PathRemovePrefix"] = "/pair";
+        settings.AddRoute("pair", "pair", "pair");
         settings["ReverseProxy:Routes:pair:Metadata:Retries"] = "4";
         settings["ReverseProxy:Clusters:pair:Metadata:ApiKey"] = _keys.OpenAIReference;
         settings["ReverseProxy:Clusters:pair:LoadBalancingPolicy"] = "RoundRobin";
@@ -60,9 +56,7 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Clusters:pair:Destinations:b:Address"] = _fake.BaseAddress.ToString();
 
         // A circuit-broken cluster: three failures in a row open it.
-        settings["ReverseProxy:Routes:fragile:ClusterId"] = "fragile";
-        settings["ReverseProxy:Routes:fragile:Match:Path"] = "/fragile/{**catch-all}";
-        settings["ReverseProxy:Routes:fragile:Transforms:0:PathRemovePrefix"] = "/fragile";
+        settings.AddRoute("fragile", "fragile", "fragile");
         settings["ReverseProxy:Routes:fragile:Metadata:Retries"] = "1";
         settings["ReverseProxy:Clusters:fragile:Metadata:ApiKey"] = _keys.OpenAIReference;
         settings["ReverseProxy:Clusters:fragile:Metadata:CircuitFailures"] = "3";
@@ -71,15 +65,11 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Clusters:fragile:HealthCheck:Passive:Policy"] = "ConsecutiveFailures";
         settings["ReverseProxy:Clusters:fragile:HealthCheck:Passive:ReactivationPeriod"] = "00:01:00";
         settings["ReverseProxy:Clusters:fragile:Destinations:primary:Address"] = _fake.BaseAddress.ToString();
-        settings["ReverseProxy:Routes:fragile-with-fallback:ClusterId"] = "fragile";
-        settings["ReverseProxy:Routes:fragile-with-fallback:Match:Path"] = "/fragile2/{**catch-all}";
-        settings["ReverseProxy:Routes:fragile-with-fallback:Transforms:0:PathRemovePrefix"] = "/fragile2";
+        settings.AddRoute("fragile-with-fallback", "fragile2", "fragile");
         settings["ReverseProxy:Routes:fragile-with-fallback:Metadata:Fallback"] = "backup";
 
         // Active health checks probe each destination; the dead one is taken out before any request fails on it.
-        settings["ReverseProxy:Routes:probed:ClusterId"] = "probed";
-        settings["ReverseProxy:Routes:probed:Match:Path"] = "/probed/{**catch-all}";
-        settings["ReverseProxy:Routes:probed:Transforms:0:PathRemovePrefix"] = "/probed";
+        settings.AddRoute("probed", "probed", "probed");
         settings["ReverseProxy:Routes:probed:Metadata:Retries"] = "1";
         settings["ReverseProxy:Clusters:probed:Metadata:ApiKey"] = _keys.OpenAIReference;
         settings["ReverseProxy:Clusters:probed:LoadBalancingPolicy"] = "RoundRobin";
