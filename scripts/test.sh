@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# promtool checks the /metrics exposition; prometheus scrapes it for real (tests/Sidecar.Tests/Metrics).
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -14,7 +16,8 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts the packaged services; the tests start their own on free ports.
-  $sudo systemctl stop redis-server >/dev/null 2>&1 || true
+  $sudo systemctl stop redis-server prometheus >/dev/null 2>&1 || true
+  pkill -x prometheus >/dev/null 2>&1 || true
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

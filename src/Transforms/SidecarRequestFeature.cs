@@ -48,6 +48,15 @@ internal sealed class SidecarRequestFeature
     /// <summary>Set by the response cache when it answered from an entry: the usage the original response reported.</summary>
     public (long Input, long Output)? CacheHitUsage { get; set; }
 
+    /// <summary>Set by the response cache: hit, miss or bypass (null when the route does not cache).</summary>
+    public string? CacheResult { get; set; }
+
+    /// <summary>Set by the limiter: unlimited, allowed, clamped, fallback, unavailable or limited:&lt;kind&gt;.</summary>
+    public string? LimitOutcome { get; set; }
+
+    /// <summary>Set by the limiter once a served request is accounted: the tokens and cost it was charged.</summary>
+    public RequestUsage? Accounted { get; set; }
+
     /// <summary>Created by the usage-capture transform once the upstream answered 2xx.</summary>
     public Usage.UsageAccumulator? Usage { get; set; }
 }

@@ -51,6 +51,7 @@ internal sealed class ResponseCacheMiddleware(
         {
             context.Response.Headers["X-Cache"] = "BYPASS";
             metrics.CacheLookup(route.RouteId, "bypass");
+            feature.CacheResult = "bypass";
             await next(context);
             return;
         }
@@ -84,6 +85,7 @@ internal sealed class ResponseCacheMiddleware(
 
         context.Response.Headers["X-Cache"] = noCache ? "BYPASS" : "MISS";
         metrics.CacheLookup(route.RouteId, noCache ? "bypass" : "miss");
+        feature.CacheResult = noCache ? "bypass" : "miss";
         using var recording = new ResponseRecording(policy.MaxEntryBytes);
         if (feature.Tracking is { } tracking)
         {
@@ -141,6 +143,7 @@ internal sealed class ResponseCacheMiddleware(
         metrics.CacheLookup(feature.RouteId, result == "coalesced" ? "hit" : result);
         metrics.CacheSaved(feature.RouteId, entry.InputTokens + entry.OutputTokens, pricing.CostMicros(feature.Model, entry.InputTokens, entry.OutputTokens) / 1_000_000);
         feature.CacheHitUsage = (entry.InputTokens, entry.OutputTokens);
+        feature.CacheResult = "hit";
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = entry.ContentType;

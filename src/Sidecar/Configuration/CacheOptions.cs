@@ -18,7 +18,4 @@ internal sealed class CacheOptions
     /// <summary>Timeout of each Redis cache call; on timeout the request is a miss.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:Cache:RedisTimeout must be between 1 ms and 10 s.")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>Maps <c>DELETE /admin/cache</c> on the management port. Off by default: it has no authentication yet.</summary>
-    public bool AdminEnabled { get; set; }
 }

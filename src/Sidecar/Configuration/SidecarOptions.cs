@@ -27,6 +27,10 @@ internal sealed class SidecarOptions
 
     public RedactionOptions Redaction { get; set; } = new();
 
+    public AdminOptions Admin { get; set; } = new();
+
+    public UsageOptions Usage { get; set; } = new();
+
     /// <summary>USD per million input and output tokens, per model; a model with no price costs 0 (warned once).</summary>
     public Dictionary<string, ModelPrice> Pricing { get; set; } = new(StringComparer.Ordinal);
 

@@ -24,6 +24,11 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
         Annotate(options.Identity, errors);
         Annotate(options.RateLimits, errors);
         Annotate(options.Cache, errors);
+        Annotate(options.Usage, errors);
+        if (!Transforms.Keys.SecretReference.TryParse(options.Admin.Token, out _, out var adminError))
+        {
+            errors.Add($"Sidecar:Admin:Token: {adminError}");
+        }
         foreach (var (tier, figures) in options.RateLimits.Tiers)
         {
             Annotate(figures, errors, $"Sidecar:RateLimits:Tiers:{tier}:");

@@ -11,7 +11,10 @@ internal static class HealthEndpoints
 
     public static IServiceCollection AddSidecarHealth(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddCheck<ConfigHealthCheck>("config", tags: [ReadyTag]);
+        services.AddHealthChecks()
+            .AddCheck<ConfigHealthCheck>("config", tags: [ReadyTag])
+            .AddCheck<ProviderKeysHealthCheck>("provider_keys", tags: [ReadyTag])
+            .AddCheck<ClustersHealthCheck>("clusters", tags: [ReadyTag]);
         return services;
     }
 

@@ -1,3 +1,5 @@
+using InferenceSidecar.Admin;
+using InferenceSidecar.Analytics;
 using InferenceSidecar.Caching;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Demo;
@@ -5,9 +7,11 @@ using InferenceSidecar.Errors;
 using InferenceSidecar.Health;
 using InferenceSidecar.Identity;
 using InferenceSidecar.Logging;
+using InferenceSidecar.Metrics;
 using InferenceSidecar.Proxy;
 using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Security;
+using InferenceSidecar.Tracing;
 using Microsoft.Extensions.Configuration.Json;
 using Serilog;
 
@@ -32,6 +36,9 @@ internal static class SidecarApplication
         builder.Services.AddSidecarConfiguration(builder.Configuration);
         builder.Services.AddSidecarIdentity();
         builder.Services.AddSidecarRateLimiting(builder.Configuration);
+        builder.Services.AddSidecarMetrics();
+        builder.Services.AddSidecarTracing(builder.Configuration);
+        builder.Services.AddSidecarAnalytics(builder.Configuration);
         builder.Services.AddSidecarCaching(builder.Configuration);
         builder.Services.AddSidecarProxy(builder.Configuration);
         builder.Services.AddSidecarHealth();
@@ -47,7 +54,8 @@ internal static class SidecarApplication
         app.MapSidecarHealth();
         app.MapSidecarDemo();
         app.MapSidecarLimits();
-        app.MapSidecarCacheAdmin();
+        app.MapSidecarMetrics();
+        app.MapSidecarAdmin();
         app.MapSidecarProxy();
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;

@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using InferenceSidecar.Hosting;
+using InferenceSidecar.Metrics;
 using InferenceSidecar.Transforms;
 
 namespace InferenceSidecar.Logging;
 
 /// <summary>
-/// One log line per proxied request: request id, route, model, user, status, upstream status, duration. Written
-/// after the response ends, so a stream's duration is the whole stream. Headers and bodies are never logged.
+/// After each proxied request ends (a stream's whole length): the request metrics (count, duration, time to first token)
+/// and one log line — request id, trace id, route, model, user, status, upstream status, duration, time to first token,
+/// tokens in/out, cost, cache result and limit decision. Headers and bodies are never logged.
 /// </summary>
-internal sealed partial class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, ILoggerFactory loggers)
+internal sealed partial class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, SidecarMetrics metrics, ModelLabels models, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger("InferenceSidecar.Requests");
 
@@ -21,23 +23,49 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, Listene
         }
         finally
         {
-            if (listeners.IsProxyConnection(context) && _logger.IsEnabled(LogLevel.Information))
+            if (listeners.IsProxyConnection(context))
             {
-                var feature = context.Features.Get<SidecarRequestFeature>();
-                LogRequest(
-                    _logger,
-                    context.TraceIdentifier,
-                    feature?.RouteId ?? "-",
-                    feature?.Model ?? "-",
-                    feature?.UserId ?? "-",
-                    context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
-                    feature?.UpstreamStatus ?? 0,
-                    Math.Round(Stopwatch.GetElapsedTime(start).TotalMilliseconds, 2));
+                Finish(context, start);
             }
         }
     }
 
+    private void Finish(HttpContext context, long start)
+    {
+        var end = Stopwatch.GetTimestamp();
+        var feature = context.Features.Get<SidecarRequestFeature>();
+        var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
+        var route = feature?.RouteId ?? "none";
+        var first = feature?.Usage?.FirstWriteTimestamp ?? 0;
+        double? ttft = first > start ? Stopwatch.GetElapsedTime(start, first).TotalSeconds : null;
+        var seconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
+        metrics.Request(route, models.For(feature?.Model), status, seconds, ttft);
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var usage = feature?.Accounted;
+            LogRequest(
+                _logger,
+                context.TraceIdentifier,
+                Activity.Current?.TraceId.ToString() ?? "-",
+                route,
+                feature?.Model ?? "-",
+                feature?.UserId ?? "-",
+                status,
+                feature?.UpstreamStatus ?? 0,
+                Math.Round(seconds * 1000, 2),
+                ttft is { } t ? Math.Round(t * 1000, 2) : null,
+                usage?.InputTokens ?? 0,
+                usage?.OutputTokens ?? 0,
+                Math.Round(usage?.CostUsd ?? 0, 8),
+                feature?.CacheResult ?? "-",
+                feature?.LimitOutcome ?? "-");
+        }
+    }
+
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "{RequestId} {Route} {Model} user={User} status={Status} upstream={UpstreamStatus} {DurationMs} ms")]
-    private static partial void LogRequest(ILogger logger, string requestId, string route, string model, string user, int status, int upstreamStatus, double durationMs);
+        Message = "{RequestId} trace={TraceId} {Route} {Model} user={User} status={Status} upstream={UpstreamStatus} {DurationMs} ms ttft={TtftMs} ms tokens={InputTokens}/{OutputTokens} cost={CostUsd} cache={Cache} limit={Limit}")]
+    private static partial void LogRequest(
+        ILogger logger, string requestId, string traceId, string route, string model, string user, int status, int upstreamStatus, double durationMs,
+        double? ttftMs, long inputTokens, long outputTokens, double costUsd, string cache, string limit);
 }

@@ -20,7 +20,8 @@ internal static class ProxyServiceCollectionExtensions
             .AddSidecarTransforms(h => h.IdentityHeader = configuration["Sidecar:Identity:UserHeader"] ?? "X-User-Id")
             .AddSidecarDemo()
             .AddConfigFilter<Resilience.ClusterDefaultsConfigFilter>();
-        services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy, Resilience.ConsecutiveFailuresPolicy>();
+        services.AddSingleton<Resilience.ConsecutiveFailuresPolicy>();
+        services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy>(sp => sp.GetRequiredService<Resilience.ConsecutiveFailuresPolicy>());
         return services;
     }
 
@@ -32,6 +33,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<ConcurrencyLimitMiddleware>();
             proxy.UseMiddleware<ForwarderErrorMiddleware>();
             proxy.UseMiddleware<ProxyRequestMiddleware>();
+            proxy.UseMiddleware<Tracing.GenAiTracingMiddleware>();
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();

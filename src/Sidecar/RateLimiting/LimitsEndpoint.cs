@@ -30,9 +30,27 @@ internal static class LimitsEndpoint
             return;
         }
 
+        var status = await StatusAsync(context, identity.User, identity.Tier, options, limiter, recent);
+        if (status is null)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await ProviderErrors.WriteAsync(context, provider, 503, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, status, cancellationToken: context.RequestAborted);
+    }
+
+    /// <summary>
+    /// A user's limits without spending anything: per model (configured models, models it used recently here, and any
+    /// <c>?model=</c>) and its daily budgets. Null when the shared store cannot answer. Also serves <c>/admin/limits/{user}</c>.
+    /// </summary>
+    public static async Task<Dictionary<string, object?>?> StatusAsync(HttpContext context, string user, string tier, SidecarOptions options, RateLimiter limiter, RecentModels recent)
+    {
         var models = context.Request.Query["model"].Where(m => !string.IsNullOrWhiteSpace(m)).Select(m => m!)
             .Concat(options.RateLimits.Models.Keys)
-            .Concat(recent.For(identity.User))
+            .Concat(recent.For(user))
             .Distinct(StringComparer.Ordinal)
             .Take(64)
             .ToArray();
@@ -41,12 +59,10 @@ internal static class LimitsEndpoint
         Dictionary<string, object>? daily = null;
         foreach (var model in models)
         {
-            var decision = await limiter.ReserveAsync(identity.User, identity.Tier, model, 0, 0, peek: true, context.RequestAborted);
+            var decision = await limiter.ReserveAsync(user, tier, model, 0, 0, peek: true, context.RequestAborted);
             if (decision.StoreUnavailable)
             {
-                context.Response.Headers.RetryAfter = "1";
-                await ProviderErrors.WriteAsync(context, provider, 503, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
-                return;
+                return null;
             }
 
             var entry = new Dictionary<string, object>(StringComparer.Ordinal);
@@ -75,11 +91,7 @@ internal static class LimitsEndpoint
             perModel[model] = entry;
         }
 
-        context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(
-            context.Response.Body,
-            new Dictionary<string, object?> { ["user"] = identity.User, ["tier"] = identity.Tier, ["models"] = perModel, ["daily"] = daily },
-            cancellationToken: context.RequestAborted);
+        return new Dictionary<string, object?> { ["user"] = user, ["tier"] = tier, ["models"] = perModel, ["daily"] = daily };
     }
 
     private static Dictionary<string, double> Describe(BucketSpec bucket, BucketReading reading)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using InferenceSidecar.Analytics;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Metrics;
 using InferenceSidecar.Proxy;
@@ -29,6 +30,8 @@ internal sealed class RateLimitMiddleware(
     PricingCatalog pricing,
     RecentModels recent,
     SidecarMetrics metrics,
+    ModelLabels models,
+    UsageRecorder usage,
     TimeProvider time)
 {
     public async Task InvokeAsync(HttpContext context)
@@ -58,6 +61,7 @@ internal sealed class RateLimitMiddleware(
             }
         }
 
+        feature.LimitOutcome = rewritten is null ? decision.Outcome : "clamped";
         if (decision.StoreUnavailable)
         {
             context.Response.Headers.RetryAfter = "1";
@@ -68,7 +72,7 @@ internal sealed class RateLimitMiddleware(
         if (!decision.Allowed)
         {
             var bucket = decision.RejectedBucket!.Value;
-            metrics.RateLimited(feature.RouteId, decision.Plan.Model, bucket.Limit.ToString());
+            metrics.RateLimited(feature.RouteId, models.For(info.Model), bucket.Limit.ToString());
             RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
             context.Response.Headers.RetryAfter = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
             await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
@@ -110,7 +114,26 @@ internal sealed class RateLimitMiddleware(
             feature.Usage?.Complete();
             var (tokens, inputTokens, outputTokens) = Actual(feature, input, live.Current.Cache.HitsSpendTokens);
             var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens);
+            Account(feature, info.Model, inputTokens, outputTokens, cost);
             context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
+        }
+    }
+
+    /// <summary>
+    /// Tokens, cost and analytics of a served request (2xx from the upstream, or a cache hit): what the provider reported,
+    /// or for a hit what the stored response had reported, counted as saved. Failed requests cost nothing and are not rows.
+    /// </summary>
+    private void Account(SidecarRequestFeature feature, string? model, long inputTokens, long outputTokens, double costMicros)
+    {
+        if (feature.CacheHitUsage is { } hit)
+        {
+            feature.Accounted = new RequestUsage(0, 0, 0);
+            usage.Record(feature.RouteId, feature.UserId!, model, 0, 0, 0, cacheHit: true, pricing.CostMicros(model, hit.Input, hit.Output));
+        }
+        else if (feature.UpstreamStatus is >= 200 and < 300)
+        {
+            feature.Accounted = new RequestUsage(inputTokens, outputTokens, costMicros / 1_000_000);
+            usage.Record(feature.RouteId, feature.UserId!, model, inputTokens, outputTokens, costMicros, cacheHit: false, 0);
         }
     }
 

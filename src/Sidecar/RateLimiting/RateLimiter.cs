@@ -41,7 +41,7 @@ internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLi
 
             metrics.LimiterFallback();
             var local = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, options.RateLimits.ExpectedReplicas);
-            return new LimitDecision(local, memory.Reserve(local.Buckets, peek), memory);
+            return new LimitDecision(local, memory.Reserve(local.Buckets, peek), memory, Fallback: true);
         }
     }
 

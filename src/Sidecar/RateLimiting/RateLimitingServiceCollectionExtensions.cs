@@ -10,7 +10,6 @@ internal static class RateLimitingServiceCollectionExtensions
     /// <summary>The limiter: in memory, or shared through Redis when <c>ConnectionStrings:Redis</c> is set.</summary>
     public static IServiceCollection AddSidecarRateLimiting(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton<SidecarMetrics>();
         services.AddSingleton<MemoryRateLimitStore>();
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<RecentModels>();

@@ -21,6 +21,9 @@ internal sealed class ConsecutiveFailuresPolicy(IDestinationHealthUpdater health
 
     public string Name => PolicyName;
 
+    /// <summary>Clears a destination's failure count (admin circuit reset).</summary>
+    public void Forget(DestinationState destination) => _failures.TryRemove(destination, out _);
+
     public void RequestProxied(HttpContext context, ClusterState cluster, DestinationState destination)
     {
         var error = context.Features.Get<IForwarderErrorFeature>();

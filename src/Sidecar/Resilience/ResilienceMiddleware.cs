@@ -13,7 +13,7 @@ namespace InferenceSidecar.Resilience;
 /// route's fallback clusters in order. A total timeout bounds the whole request. The response names the cluster that
 /// served it in <c>X-Sidecar-Upstream</c>.
 /// </summary>
-internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyStateLookup clusters, IHttpForwarder forwarder, TimeProvider time, ILogger<ResilienceMiddleware> logger)
+internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyStateLookup clusters, IHttpForwarder forwarder, TimeProvider time, Metrics.SidecarMetrics metrics, ILogger<ResilienceMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -88,7 +88,13 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
 
             // The few headers set before forwarding (e.g. X-Cache); anything else on a swallowed answer came from upstream.
             var before = context.Response.Headers.Count == 0 ? [] : context.Response.Headers.Keys.ToArray();
+            var started = time.GetTimestamp();
             await send();
+            var feature = context.Features.Get<SidecarRequestFeature>()!;
+            metrics.UpstreamAttempt(
+                feature.FallbackCluster?.ClusterId ?? feature.ClusterId,
+                time.GetElapsedTime(started).TotalSeconds,
+                Metrics.UpstreamErrorKind.Classify(context, feature));
             if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
             {
                 return false;

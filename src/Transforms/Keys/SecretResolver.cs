@@ -19,7 +19,8 @@ internal sealed partial class SecretResolver(TimeProvider time, ILogger<SecretRe
     /// <summary>Resolves <paramref name="referenceText"/>; <c>null</c> when it names nothing that exists.</summary>
     /// <param name="referenceText">An <c>env:</c>/<c>file:</c>/<c>none</c> reference.</param>
     /// <param name="value">The secret, or <c>""</c> for <c>none</c>.</param>
-    public bool TryResolve(string referenceText, out string value)
+    /// <param name="warnIfMissing">False for optional secrets (the admin token), whose absence is a normal state.</param>
+    public bool TryResolve(string referenceText, out string value, bool warnIfMissing = true)
     {
         var now = time.GetTimestamp();
         if (_cache.TryGetValue(referenceText, out var entry) && time.GetElapsedTime(entry.ReadAt, now) < RefreshInterval)
@@ -32,7 +33,7 @@ internal sealed partial class SecretResolver(TimeProvider time, ILogger<SecretRe
         _cache[referenceText] = new Entry(resolved, now);
         if (resolved is null)
         {
-            if (_warned.TryAdd(referenceText, true))
+            if (warnIfMissing && _warned.TryAdd(referenceText, true))
             {
                 LogMissing(logger, Describe(referenceText));
             }

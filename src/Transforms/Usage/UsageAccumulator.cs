@@ -27,6 +27,9 @@ internal sealed class UsageAccumulator : IDisposable
 
     public bool IsSse { get; }
 
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the first body byte written to the client (0 before it): time to first token.</summary>
+    public long FirstWriteTimestamp { get; set; }
+
     public bool StripInjectedUsage { get; }
 
     /// <summary>Input tokens including Anthropic cache-read and cache-creation tokens.</summary>

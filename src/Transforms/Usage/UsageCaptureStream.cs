@@ -23,6 +23,11 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, R
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (usage.FirstWriteTimestamp == 0)
+        {
+            usage.FirstWriteTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
         if (_forward is null)
         {
             usage.Observe(buffer.Span, NoForward.Instance);

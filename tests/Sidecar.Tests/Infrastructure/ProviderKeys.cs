@@ -11,7 +11,15 @@ internal sealed class ProviderKeys : IDisposable
         AnthropicKey = anthropicKey;
         File.WriteAllText(OpenAIPath, openAIKey);
         File.WriteAllText(AnthropicPath, anthropicKey);
+        File.WriteAllText(AdminPath, AdminToken);
     }
+
+    /// <summary>The admin API bearer token (<c>Sidecar:Admin:Token</c> = <see cref="AdminReference"/>).</summary>
+    public string AdminToken { get; } = "admin-token-" + Guid.NewGuid().ToString("N");
+
+    public string AdminPath => Path.Combine(_dir, "admin");
+
+    public string AdminReference => "file:" + AdminPath;
 
     public string OpenAIKey { get; }
 

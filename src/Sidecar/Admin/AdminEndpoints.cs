@@ -1,0 +1,194 @@
+using System.Globalization;
+using InferenceSidecar.Analytics;
+using InferenceSidecar.Caching;
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Hosting;
+using InferenceSidecar.RateLimiting;
+using InferenceSidecar.Redis;
+using InferenceSidecar.Resilience;
+using InferenceSidecar.Transforms.Caching;
+using InferenceSidecar.Transforms.Errors;
+using InferenceSidecar.Transforms.Providers;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Health;
+using Yarp.ReverseProxy.Model;
+
+namespace InferenceSidecar.Admin;
+
+/// <summary>
+/// The admin API on the management port, behind <see cref="AdminAuthFilter"/>: usage analytics, any user's limits,
+/// cache clearing, and cluster health with circuit reset. Errors are OpenAI-dialect JSON.
+/// </summary>
+internal static class AdminEndpoints
+{
+    private const int MaxReportDays = 366;
+
+    public static IEndpointRouteBuilder MapSidecarAdmin(this IEndpointRouteBuilder endpoints)
+    {
+        var admin = endpoints.MapGroup("/admin").AddEndpointFilter<AdminAuthFilter>().WithMetadata(ManagementEndpointMetadata.Instance);
+        admin.MapGet("/usage", UsageAsync);
+        admin.MapGet("/limits/{user}", LimitsAsync);
+        admin.MapDelete("/cache", ClearCacheAsync);
+        admin.MapGet("/clusters", Clusters);
+        admin.MapPost("/clusters/{id}/reset", ResetCluster);
+        return endpoints;
+    }
+
+    /// <summary><c>GET /admin/usage?user=&amp;model=&amp;from=&amp;to=</c>: rows per user, model and UTC day, and their totals (default: the last 7 days).</summary>
+    private static async Task<IResult> UsageAsync(HttpContext context, IUsageStore store, TimeProvider time)
+    {
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        if (!TryDay(context, "to", today, out var to) || !TryDay(context, "from", to.AddDays(-6), out var from))
+        {
+            return await ErrorAsync(context, 400, "'from' and 'to' must be dates as yyyy-MM-dd.", "invalid_request");
+        }
+
+        if (from > to || to.DayNumber - from.DayNumber >= MaxReportDays)
+        {
+            return await ErrorAsync(context, 400, $"'from' must not be after 'to', and a report spans at most {MaxReportDays} days.", "invalid_request");
+        }
+
+        var query = new UsageQuery(from, to, Filter(context, "user"), Filter(context, "model"));
+        IReadOnlyList<(UsageKey Key, UsageEvent Usage)> rows;
+        try
+        {
+            rows = await store.QueryAsync(query, context.RequestAborted);
+        }
+        catch (RedisUnavailableException)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return await ErrorAsync(context, 503, "The shared usage store is unavailable; retry shortly.", "usage_unavailable");
+        }
+
+        var ordered = rows.OrderBy(r => r.Key.Day, StringComparer.Ordinal).ThenBy(r => r.Key.User, StringComparer.Ordinal).ThenBy(r => r.Key.Model, StringComparer.Ordinal).ToList();
+        var total = ordered.Aggregate(default(UsageEvent), (sum, r) => new UsageEvent(
+            sum.Requests + r.Usage.Requests, sum.InputTokens + r.Usage.InputTokens, sum.OutputTokens + r.Usage.OutputTokens,
+            sum.CostMicros + r.Usage.CostMicros, sum.CacheHits + r.Usage.CacheHits, sum.SavedCostMicros + r.Usage.SavedCostMicros));
+        return Results.Json(new Dictionary<string, object?>
+        {
+            ["from"] = Day(from),
+            ["to"] = Day(to),
+            ["user"] = query.User,
+            ["model"] = query.Model,
+            ["totals"] = Describe(total),
+            ["rows"] = ordered.Select(r =>
+            {
+                var row = Describe(r.Usage);
+                row["day"] = r.Key.Day;
+                row["user"] = r.Key.User;
+                row["model"] = r.Key.Model;
+                return row;
+            }).ToList(),
+        });
+    }
+
+    /// <summary><c>GET /admin/limits/{user}[?model=…]</c>: the same status <c>/sidecar/v1/limits</c> gives that user, read without spending.</summary>
+    private static async Task<IResult> LimitsAsync(HttpContext context, string user, LiveOptions<SidecarOptions> live, RateLimiter limiter, RecentModels recent)
+    {
+        var options = live.Current;
+        if (!SidecarOptionsValidator.UserIdPattern().IsMatch(user))
+        {
+            return await ErrorAsync(context, 400, "A user id is 1-128 of A-Z a-z 0-9 . _ @ : -.", "invalid_request");
+        }
+
+        var tier = options.ClientKeys.FirstOrDefault(k => k.UserId == user && !string.IsNullOrWhiteSpace(k.Tier))?.Tier
+            ?? (options.Users.TryGetValue(user, out var settings) ? settings.Tier : "default");
+        var status = await LimitsEndpoint.StatusAsync(context, user, tier, options, limiter, recent);
+        if (status is null)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            return await ErrorAsync(context, 503, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+        }
+
+        return Results.Json(status);
+    }
+
+    /// <summary><c>DELETE /admin/cache[?route=…][&amp;user=…]</c>: clears all cached responses, a route's, or a user's.</summary>
+    private static async Task<IResult> ClearCacheAsync(HttpContext context, IResponseCacheStore store)
+    {
+        var route = Filter(context, "route");
+        var user = Filter(context, "user");
+        var removed = await store.ClearAsync(route, user is null ? null : CacheKey.ScopeHash(CacheScope.User, user), context.RequestAborted);
+        return Results.Json(new Dictionary<string, long> { ["removed"] = removed });
+    }
+
+    /// <summary><c>GET /admin/clusters</c>: each cluster's destinations and their active and passive health (open circuits show as passive Unhealthy).</summary>
+    private static IResult Clusters(IProxyStateLookup proxy) =>
+        Results.Json(new Dictionary<string, object>
+        {
+            ["clusters"] = proxy.GetClusters().OrderBy(c => c.ClusterId, StringComparer.Ordinal).Select(Describe).ToList(),
+        });
+
+    /// <summary><c>POST /admin/clusters/{id}/reset</c>: closes the cluster's circuits now (passive health back to Unknown, failure counts cleared).</summary>
+    private static async Task<IResult> ResetCluster(HttpContext context, string id, IProxyStateLookup proxy, IClusterDestinationsUpdater updater, ConsecutiveFailuresPolicy policy)
+    {
+        if (!proxy.TryGetCluster(id, out var cluster))
+        {
+            return await ErrorAsync(context, 404, $"No cluster '{id}'.", "not_found");
+        }
+
+        foreach (var destination in cluster.Destinations.Values)
+        {
+            destination.Health.Passive = DestinationHealth.Unknown;
+            policy.Forget(destination);
+        }
+
+        updater.UpdateAvailableDestinations(cluster);
+        return Results.Json(Describe(cluster));
+    }
+
+    private static Dictionary<string, object?> Describe(ClusterState cluster)
+    {
+        var destinations = cluster.Destinations.Values.OrderBy(d => d.DestinationId, StringComparer.Ordinal).Select(d => new Dictionary<string, object?>
+        {
+            ["id"] = d.DestinationId,
+            ["address"] = d.Model.Config.Address,
+            ["active"] = d.Health.Active.ToString(),
+            ["passive"] = d.Health.Passive.ToString(),
+            ["requests_in_flight"] = d.ConcurrentRequestCount,
+        }).ToList();
+        return new Dictionary<string, object?>
+        {
+            ["id"] = cluster.ClusterId,
+            ["provider"] = ClusterMetadata.GetProvider(cluster.Model.Config.Metadata).ToString(),
+            ["available_destinations"] = cluster.DestinationsState.AvailableDestinations.Count,
+            ["destinations"] = destinations,
+        };
+    }
+
+    private static Dictionary<string, object?> Describe(UsageEvent usage) => new()
+    {
+        ["requests"] = usage.Requests,
+        ["input_tokens"] = usage.InputTokens,
+        ["output_tokens"] = usage.OutputTokens,
+        ["cost_usd"] = Math.Round(usage.CostMicros / 1_000_000, 9),
+        ["cache_hits"] = usage.CacheHits,
+        ["saved_cost_usd"] = Math.Round(usage.SavedCostMicros / 1_000_000, 9),
+    };
+
+    private static string? Filter(HttpContext context, string name)
+    {
+        var value = context.Request.Query[name].ToString();
+        return value.Length == 0 ? null : value;
+    }
+
+    private static bool TryDay(HttpContext context, string name, DateOnly fallback, out DateOnly day)
+    {
+        var text = context.Request.Query[name].ToString();
+        if (text.Length == 0)
+        {
+            day = fallback;
+            return true;
+        }
+
+        return DateOnly.TryParseExact(text, UsageQuery.DayFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
+    }
+
+    private static string Day(DateOnly day) => day.ToString(UsageQuery.DayFormat, CultureInfo.InvariantCulture);
+
+    private static async Task<IResult> ErrorAsync(HttpContext context, int status, string message, string code)
+    {
+        await ProviderErrors.WriteAsync(context, ProviderKind.OpenAI, status, message, code);
+        return Results.Empty;
+    }
+}

@@ -1,0 +1,25 @@
+using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Transforms.Providers;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Yarp.ReverseProxy;
+
+namespace InferenceSidecar.Health;
+
+/// <summary>
+/// Every cluster's provider key resolves. A missing key is Degraded, not Unhealthy: the pod stays ready (its other
+/// routes work, and the affected route answers 503 in dialect) while the description names the clusters — never a key.
+/// </summary>
+internal sealed class ProviderKeysHealthCheck(IProxyStateLookup proxy, SecretResolver secrets) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var missing = proxy.GetClusters()
+            .Where(c => !secrets.TryResolve(ClusterMetadata.GetApiKeyReference(c.Model.Config.Metadata), out _))
+            .Select(c => c.ClusterId)
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+        return Task.FromResult(missing.Length == 0
+            ? HealthCheckResult.Healthy("Every cluster's provider key is present.")
+            : HealthCheckResult.Degraded($"Provider key missing for cluster(s): {string.Join(", ", missing)}."));
+    }
+}
