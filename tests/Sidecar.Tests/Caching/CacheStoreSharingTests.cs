@@ -34,7 +34,7 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         var settings = TestSettings.PointAt(_fake, _keys);
         settings["ConnectionStrings:Redis"] = _redis.ConnectionString;
         settings["ReverseProxy:Routes:openai:Metadata:Cache"] = "On";
-        settings["Sidecar:Cache:AdminEnabled"] = "true";
+        settings["Sidecar:Admin:Token"] = _keys.AdminReference;
         settings["Sidecar:RateLimits:RedisTimeout"] = "00:00:01";
         return settings;
     }
@@ -64,7 +64,9 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         await Send(_first, body, "carol");
         await Send(_first, body, "dave");
 
-        var cleared = await _first.Management.DeleteAsync("admin/cache?user=carol");
+        using var clear = new HttpRequestMessage(HttpMethod.Delete, "admin/cache?user=carol");
+        clear.Headers.Authorization = new("Bearer", _keys.AdminToken);
+        var cleared = await _first.Management.SendAsync(clear);
         var carol = await Send(_second, body, "carol");
         var dave = await Send(_second, body, "dave");
 
