@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of InferenceSidecar on a fresh Debian/Ubuntu machine with the .NET 10 SDK.
-# Installs what the tests need when it is missing (Debian's redis-server; the benchmark installs nginx and wrk itself),
-# then runs the whole solution and ends with one plain line: "N passed, N failed".
+# Installs what the tests need when it is missing (Debian's redis-server and prometheus; the chart check installs Go
+# and Debian's sprig/yaml packages; the benchmark installs nginx and wrk itself). Then:
+#   1. charts/validate/run.sh   — renders the Helm chart offline and checks every object (see the chart README);
+#   2. scripts/publish-check.sh — publishes exactly as the Dockerfile does and runs the artifact as the container
+#                                  would, once with a test config and once per config the chart rendered;
+#   3. dotnet test over the solution;
+# and ends with one plain line: "N passed, N failed, N skipped" (steps 1 and 2 count as one test each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +27,15 @@ fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+configs=$(mktemp -d)
+trap 'rm -rf "$log" "$configs"' EXIT
+chmod a+rx "$configs"
 set +e
+extra_passed=0 extra_failed=0
+if ./charts/validate/run.sh "$configs"; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
+chmod -R a+rX "$configs"
+if ./scripts/publish-check.sh "$configs" 2>&1 | grep -v '^{"Timestamp'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
 dotnet test InferenceSidecar.sln 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
@@ -43,5 +55,8 @@ read -r passed failed skipped < <(awk '
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the build or the runner failed before any test could
 fi
+passed=$((passed + extra_passed))
+failed=$((failed + extra_failed))
+[ "$extra_failed" -eq 0 ] || status=1
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 exit "$status"

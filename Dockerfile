@@ -1,0 +1,24 @@
+# InferenceSidecar container image: SDK build stage → ASP.NET Core runtime, non-root, read-only-root-FS friendly.
+# The build runs scripts/publish.sh, the same command CI runs (scripts/publish-check.sh), so this file cannot drift
+# from what the tests exercise.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY . .
+RUN ./scripts/publish.sh /app
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+COPY --from=build /app .
+# Listen on every interface inside the pod; the default config (repo-root appsettings.json) ships in /app.
+# DOTNET_EnableDiagnostics=0: no diagnostic IPC socket in /tmp, so a read-only root filesystem works without any
+# writable mount. The polling watcher makes SIDECAR_CONFIG reloads see Kubernetes' ConfigMap symlink swaps.
+ENV ASPNETCORE_ENVIRONMENT=Production \
+    Kestrel__Endpoints__Proxy__Url=http://0.0.0.0:8080 \
+    Kestrel__Endpoints__Management__Url=http://0.0.0.0:8081 \
+    DOTNET_EnableDiagnostics=0 \
+    DOTNET_USE_POLLING_FILE_WATCHER=true \
+    DOTNET_gcServer=0
+EXPOSE 8080 8081
+# The aspnet image's built-in non-root user (uid 1654).
+USER $APP_UID
+ENTRYPOINT ["dotnet", "InferenceSidecar.dll"]
