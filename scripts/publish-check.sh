@@ -62,8 +62,14 @@ grep -q '"status":"Healthy"' "$work/ready.json" || { echo "publish-check: not re
 answer=$(curl -fs "http://127.0.0.1:$proxy/openai/v1/chat/completions" -H 'content-type: application/json' \
   -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}')
 echo "$answer" | grep -q '"content":"ok"' || { echo "publish-check: proxy answer wrong: $answer"; cat "$work/sidecar.log"; exit 1; }
-curl -fs "http://127.0.0.1:$mgmt/metrics" | grep -q 'sidecar_requests_total{route="openai",model="gpt-4o",status_code="200"} 1' \
-  || { echo "publish-check: metrics missing"; exit 1; }
+# The request counter is recorded when the request's pipeline ends, which can be just after the client has the whole
+# response: poll briefly, as a scrape would see it on its next pass.
+metric='sidecar_requests_total{route="openai",model="gpt-4o",status_code="200"} 1'
+for _ in $(seq 1 25); do
+  curl -fs "http://127.0.0.1:$mgmt/metrics" > "$work/metrics.txt" 2>/dev/null && grep -qF "$metric" "$work/metrics.txt" && break
+  sleep 0.2
+done
+grep -qF "$metric" "$work/metrics.txt" || { echo "publish-check: metrics missing"; grep '^sidecar_requests_total' "$work/metrics.txt"; exit 1; }
 if grep -q "publish-check-key" "$work/sidecar.log"; then echo "publish-check: key in log"; exit 1; fi
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 

@@ -18,6 +18,18 @@ internal sealed class LogCapture : ILogEventSink
 
     public string All => string.Join('\n', _lines);
 
+    /// <summary>
+    /// Waits (at most 5 s) for an event matching <paramref name="match"/>: the request line is written when the request's
+    /// pipeline ends, which can be just after the client has the whole response.
+    /// </summary>
+    public async Task WaitForAsync(Func<LogEvent, bool> match)
+    {
+        for (var i = 0; i < 250 && !_events.Any(match); i++)
+        {
+            await Task.Delay(20);
+        }
+    }
+
     public void Emit(LogEvent logEvent)
     {
         using var writer = new StringWriter();

@@ -15,10 +15,11 @@ public sealed class RequestLogTests
 
         // Act
         ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage("log this request")]);
-        await Task.Delay(100);
+        static bool IsLogansLine(Serilog.Events.LogEvent e) => e.Properties.ContainsKey("RequestId") && e.Properties["User"].ToString() == "\"logan\"";
+        await env.Sidecar.Logs.WaitForAsync(IsLogansLine);
 
         // Assert
-        var line = Assert.Single(env.Sidecar.Logs.Events, e => e.Properties.ContainsKey("RequestId") && e.Properties["User"].ToString() == "\"logan\"");
+        var line = Assert.Single(env.Sidecar.Logs.Events, IsLogansLine);
         string Property(string name) => line.Properties[name].ToString().Trim('"');
         Assert.Matches("^[0-9a-f]{32}$", Property("TraceId"));
         Assert.Equal("openai", Property("Route"));

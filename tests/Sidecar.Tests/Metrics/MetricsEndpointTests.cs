@@ -60,12 +60,26 @@ public sealed class MetricsEndpointTests
         return (oin, oout, ain, aout);
     }
 
-    private static async Task<string> ScrapeAsync(SidecarInstance sidecar)
+    /// <summary>
+    /// Scrapes once <paramref name="finished"/> requests are counted: a request is counted when its pipeline ends, which
+    /// can be just after the client has the whole response. Gives up after 5 s and returns the last scrape.
+    /// </summary>
+    private static async Task<string> ScrapeAsync(SidecarInstance sidecar, int finished)
     {
-        var response = await sidecar.Management.GetAsync("metrics");
-        Assert.Equal(200, (int)response.StatusCode);
-        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);
-        return await response.Content.ReadAsStringAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
+        {
+            var response = await sidecar.Management.GetAsync("metrics");
+            Assert.Equal(200, (int)response.StatusCode);
+            Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.ToString(), StringComparison.Ordinal);
+            var text = await response.Content.ReadAsStringAsync();
+            if (PrometheusText.Sum(text, "sidecar_requests_total") >= finished || DateTime.UtcNow > deadline)
+            {
+                return text;
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     [Fact]
@@ -76,8 +90,7 @@ public sealed class MetricsEndpointTests
 
         // Act
         var (oin, oout, ain, aout) = await SendTrafficAsync(env.Sidecar, "metrics-user-1");
-        await Task.Delay(100); // the last stream's accounting runs as its response completes
-        var text = await ScrapeAsync(env.Sidecar);
+        var text = await ScrapeAsync(env.Sidecar, 5);
 
         // Assert
         Assert.True(oin > 0 && oout > 0 && ain > 0 && aout > 0);
@@ -109,7 +122,7 @@ public sealed class MetricsEndpointTests
             Assert.Equal(200, status);
         }
 
-        var text = await ScrapeAsync(env.Sidecar);
+        var text = await ScrapeAsync(env.Sidecar, users.Length);
 
         Assert.All(users, u => Assert.DoesNotContain(u, text, StringComparison.Ordinal));
         Assert.Equal(12, PrometheusText.Sum(text, "sidecar_requests_total", ("model", "other")));
@@ -130,7 +143,7 @@ public sealed class MetricsEndpointTests
 
         var failed = await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[]}""", ("X-User-Id", "u1")));
         var refused = await Http.SendAsync(env.Sidecar.Client, Http.Post("anthropic/v1/messages", """{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[]}""", ("X-User-Id", "u1")));
-        var text = await ScrapeAsync(env.Sidecar);
+        var text = await ScrapeAsync(env.Sidecar, 2);
 
         Assert.Equal(500, failed.Status);
         Assert.Equal(502, refused.Status);
@@ -146,7 +159,7 @@ public sealed class MetricsEndpointTests
         // Arrange: every family populated, histograms included
         await using var env = await SidecarWithFake.StartAsync((s, _, _) => Configure(s));
         await SendTrafficAsync(env.Sidecar, "promtool-user");
-        var text = await ScrapeAsync(env.Sidecar);
+        var text = await ScrapeAsync(env.Sidecar, 5);
 
         // Act
         var info = new ProcessStartInfo("promtool", "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
