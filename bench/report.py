@@ -1,43 +1,149 @@
-"""Turns bench/out/results.txt into ratios measured in the same run (stdout: markdown; bench/out/results.json)."""
+"""Turns a bench run into ratios measured in the same run: markdown on stdout, bench/out/results.json and an SVG
+chart (bench/out/benchmarks.svg). Arguments: results.txt evals idle_rss_kb duration connections openloop.jsonl"""
 import json
+import os
 import sys
 
-results_path, evals, idle_rss, duration, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+results_path, evals, idle_rss, duration, connections, openloop_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+out_dir = os.path.dirname(results_path)
 rows = {}
 for line in open(results_path):
-    name, rps, p50, p99, requests, cpu, rss, bad = line.split()
-    rows[name] = dict(rps=float(rps), p50_ms=float(p50), p99_ms=float(p99), requests=int(requests), cpu_s=float(cpu), rss_kb=int(rss), non_2xx=int(bad))
+    name, rps, p50, p99, requests, cpu, rss, bad, hwm = line.split()
+    rows[name] = dict(rps=float(rps), p50_ms=float(p50), p99_ms=float(p99), requests=int(requests), cpu_s=float(cpu), rss_kb=int(rss), non_2xx=int(bad), peak_rss_kb=int(hwm))
+loops = {}
+for line in open(openloop_path):
+    d = json.loads(line)
+    loops[d["name"]] = d
 
-direct, nginx = rows["direct"], rows["nginx-proxy"]
-redis_requests = 200  # run.sh counts Redis calls over exactly 200 sequential requests
-out = {"duration": duration, "connections": connections, "idle_rss_kb": idle_rss, "modes": {}}
-print(f"| mode | req/s | × direct | × nginx-proxy | p50 ms | p99 ms | added p50 vs direct ms | CPU µs/req | RSS MB | non-2xx |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+direct, nginx, pt = rows["direct"], rows["nginx-proxy"], rows["sidecar-passthrough"]
+out = {"duration": duration, "connections": connections, "idle_rss_kb": idle_rss, "modes": {}, "open_loop": loops}
+
+print("### Throughput (wrk, saturated)")
+print()
+print("| mode | req/s | × direct | × nginx-proxy | CPU µs/req | RSS after run MB | peak RSS MB | non-2xx |")
+print("|---|---|---|---|---|---|---|---|")
 for name, r in rows.items():
     cpu_us = (r["cpu_s"] * 1e6 / r["requests"]) if r["cpu_s"] and r["requests"] else 0
-    entry = dict(r, x_direct=r["rps"] / direct["rps"], x_nginx=r["rps"] / nginx["rps"], added_p50_ms=r["p50_ms"] - direct["p50_ms"], cpu_us_per_req=cpu_us)
+    entry = dict(r, x_direct=r["rps"] / direct["rps"], x_nginx=r["rps"] / nginx["rps"], cpu_us_per_req=cpu_us)
     out["modes"][name] = entry
     rss = f'{r["rss_kb"] / 1024:.0f}' if r["rss_kb"] else "-"
-    print(f'| {name} | {r["rps"]:.0f} | {entry["x_direct"]:.2f} | {entry["x_nginx"]:.2f} | {r["p50_ms"]:.2f} | {r["p99_ms"]:.2f} | {entry["added_p50_ms"]:+.2f} | {cpu_us:.0f} | {rss} | {r["non_2xx"]} |')
+    peak = f'{r["peak_rss_kb"] / 1024:.0f}' if r["peak_rss_kb"] else "-"
+    print(f'| {name} | {r["rps"]:.0f} | {entry["x_direct"]:.2f} | {entry["x_nginx"]:.2f} | {cpu_us:.0f} | {rss} | {peak} | {r["non_2xx"]} |')
 
-trips = evals / max(1, redis_requests)
-out["redis_scripts_per_request"] = trips
-mem, red = rows["sidecar-limits-memory"], rows["sidecar-limits-redis"]
-pt = rows["sidecar-passthrough"]
+
+def added(mode, baseline):
+    if mode not in loops or baseline not in loops:
+        return None
+    m, b = loops[mode], loops[baseline]
+    return dict(rate=m["rate"], p50=m["p50_ms"], p99=m["p99_ms"], base_p50=b["p50_ms"], base_p99=b["p99_ms"],
+                added_p50=m["p50_ms"] - b["p50_ms"], added_p99=m["p99_ms"] - b["p99_ms"],
+                ttfb_p50=m["ttfb_p50_ms"], ttfb_p99=m["ttfb_p99_ms"], base_ttfb_p50=b["ttfb_p50_ms"], base_ttfb_p99=b["ttfb_p99_ms"],
+                errors=m["errors"] + m["non_2xx"] + b["errors"] + b["non_2xx"])
+
+
 print()
-print(f"- limiter in memory: {mem['rps'] / pt['rps']:.2f}× pass-through throughput, p50 {mem['p50_ms'] - pt['p50_ms']:+.3f} ms")
-print(f"- limiter in Redis:  {red['rps'] / pt['rps']:.2f}× pass-through throughput, p50 {red['p50_ms'] - pt['p50_ms']:+.3f} ms")
+print("### Added latency at 50 % of each mode's max throughput (open loop, fixed rate)")
+print()
+print("| mode | rate req/s | p50 ms | p99 ms | baseline | baseline p50 / p99 ms | added p50 ms | added p99 ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+latency = {}
+for mode, baseline in (("sidecar-passthrough", "direct@passthrough"), ("everything-on-memory", "direct@everything-memory"),
+                       ("everything-on-redis", "direct@everything-redis"), ("sidecar-limits-redis", "passthrough@limits-redis")):
+    a = added(mode, baseline)
+    if a:
+        latency[mode] = a
+        print(f'| {mode} | {a["rate"]:.0f} | {a["p50"]:.2f} | {a["p99"]:.2f} | {baseline} | {a["base_p50"]:.2f} / {a["base_p99"]:.2f} | {a["added_p50"]:+.2f} | {a["added_p99"]:+.2f} | {a["errors"]} |')
+out["added_latency"] = latency
+
+stream = added("sidecar-streaming", "direct@streaming")
+if stream:
+    out["streaming"] = stream
+    print()
+    print("### Streaming (fake provider: 50 events 5 ms apart, 100 streams/s, open loop)")
+    print()
+    print("| | time to first token p50 / p99 ms | whole stream p50 / p99 ms |")
+    print("|---|---|---|")
+    print(f'| direct | {stream["base_ttfb_p50"]:.2f} / {stream["base_ttfb_p99"]:.2f} | {stream["base_p50"]:.2f} / {stream["base_p99"]:.2f} |')
+    print(f'| through the sidecar | {stream["ttfb_p50"]:.2f} / {stream["ttfb_p99"]:.2f} | {stream["p50"]:.2f} / {stream["p99"]:.2f} |')
+    print(f'| added | {stream["ttfb_p50"] - stream["base_ttfb_p50"]:+.2f} / {stream["ttfb_p99"] - stream["base_ttfb_p99"]:+.2f} | {stream["added_p50"]:+.2f} / {stream["added_p99"]:+.2f} |')
+
+trips = evals / 200  # run.sh counts Redis scripts over exactly 200 sequential requests
+out["redis_scripts_per_request"] = trips
+print()
+print("### Features, each measured against pass-through in the same run")
+print()
+mem, red = rows["sidecar-limits-memory"], rows["sidecar-limits-redis"]
+print(f"- limiter in memory: {mem['rps'] / pt['rps']:.2f}× pass-through throughput")
+print(f"- limiter in Redis: {red['rps'] / pt['rps']:.2f}× pass-through throughput; {trips:.2f} Redis scripts per request (1 reserve on the request path + 1 reconcile after the response)")
 for mode, label in (("sidecar-cache-hit-memory", "cache hit in memory"), ("sidecar-cache-hit-redis", "cache hit in Redis")):
     if mode in rows:
         c = rows[mode]
-        print(f"- {label}: {c['rps'] / pt['rps']:.2f}× proxied (pass-through) throughput, {c['rps'] / nginx['rps']:.2f}× nginx-proxy, p50 {c['p50_ms'] - pt['p50_ms']:+.3f} ms vs proxied")
-sizes = [kb for kb in (1, 16, 64) if f"redaction-on-{kb}kb" in rows]
-for kb in sizes:
-    on, off = rows[f"redaction-on-{kb}kb"], rows[f"redaction-off-{kb}kb"]
-    cpu_on = on["cpu_s"] * 1e6 / max(1, on["requests"])
-    cpu_off = off["cpu_s"] * 1e6 / max(1, off["requests"])
-    out.setdefault("redaction", {})[f"{kb}kb"] = dict(x_passthrough=on["rps"] / off["rps"], added_cpu_us=cpu_on - cpu_off, added_cpu_us_per_kb=(cpu_on - cpu_off) / kb)
-    print(f"- redaction, {kb} KB prompt: {on['rps'] / off['rps']:.2f}× the same route without redaction, +{cpu_on - cpu_off:.0f} CPU µs/request = {(cpu_on - cpu_off) / kb:.1f} µs per KB")
-print(f"- Redis scripts per request: {trips:.2f} (1 reserve on the request path + 1 reconcile after the response)")
-print(f"- sidecar idle RSS: {idle_rss / 1024:.0f} MB")
-json.dump(out, open(results_path.replace("results.txt", "results.json"), "w"), indent=2)
+        print(f"- {label}: {c['rps'] / pt['rps']:.2f}× proxied (pass-through) throughput, {c['rps'] / nginx['rps']:.2f}× nginx-proxy")
+for kb in (1, 16, 64):
+    if f"redaction-on-{kb}kb" in rows:
+        on, off = rows[f"redaction-on-{kb}kb"], rows[f"redaction-off-{kb}kb"]
+        cpu_on = on["cpu_s"] * 1e6 / max(1, on["requests"])
+        cpu_off = off["cpu_s"] * 1e6 / max(1, off["requests"])
+        out.setdefault("redaction", {})[f"{kb}kb"] = dict(x_passthrough=on["rps"] / off["rps"], added_cpu_us=cpu_on - cpu_off, added_cpu_us_per_kb=(cpu_on - cpu_off) / kb)
+        print(f"- redaction, {kb} KB prompt: {on['rps'] / off['rps']:.2f}× the same route without redaction, +{cpu_on - cpu_off:.0f} CPU µs/request = {(cpu_on - cpu_off) / kb:.1f} µs per KB")
+for mode in ("everything-on-memory", "everything-on-redis"):
+    if mode in rows:
+        print(f"- {mode}: {rows[mode]['rps'] / pt['rps']:.2f}× pass-through throughput")
+
+peak = max(r["peak_rss_kb"] for r in rows.values())
+steady = max(r["rss_kb"] for n, r in rows.items() if n.startswith(("sidecar", "everything")))
+print()
+print("### Targets (issue 9) — where this run stands")
+print()
+print("| target | measured | met |")
+print("|---|---|---|")
+
+
+def target(label, value, goal, ok):
+    print(f"| {label} (goal {goal}) | {value} | {'yes' if ok else 'no'} |")
+
+
+ev = rows.get("everything-on-memory")
+if ev:
+    target("everything on, × nginx-proxy throughput", f"{ev['rps'] / nginx['rps']:.2f}× (memory), {rows['everything-on-redis']['rps'] / nginx['rps']:.2f}× (Redis)", "≥ 0.6×", ev["rps"] / nginx["rps"] >= 0.6)
+if "sidecar-passthrough" in latency:
+    a = latency["sidecar-passthrough"]
+    target("added latency at 50 % load, pass-through", f"p50 {a['added_p50']:+.2f} ms, p99 {a['added_p99']:+.2f} ms", "p50 ≤ 0.3 ms, p99 ≤ 1 ms", a["added_p50"] <= 0.3 and a["added_p99"] <= 1)
+if "everything-on-memory" in latency:
+    a = latency["everything-on-memory"]
+    target("added latency at 50 % load, everything on", f"p50 {a['added_p50']:+.2f} ms, p99 {a['added_p99']:+.2f} ms", "p50 ≤ 0.3 ms, p99 ≤ 1 ms", a["added_p50"] <= 0.3 and a["added_p99"] <= 1)
+if "sidecar-limits-redis" in latency:
+    a = latency["sidecar-limits-redis"]
+    target("Redis limit check, added p50 vs pass-through", f"{a['added_p50']:+.2f} ms", "≤ 0.15 ms", a["added_p50"] <= 0.15)
+c = rows.get("sidecar-cache-hit-memory")
+if c:
+    target("in-memory cache hit, × nginx-proxy", f"{c['rps'] / nginx['rps']:.2f}×", "≥ 1.0×", c["rps"] / nginx["rps"] >= 1.0)
+if stream:
+    d = stream["ttfb_p99"] - stream["base_ttfb_p99"]
+    target("added time to first token, p99", f"{d:+.2f} ms", "≤ 1 ms", d <= 1)
+target("idle RSS", f"{idle_rss / 1024:.0f} MB", "≤ 60 MB", idle_rss / 1024 <= 60)
+target("RSS under sustained load (peak of all modes)", f"{peak / 1024:.0f} MB", "≤ 150 MB", peak / 1024 <= 150)
+out["idle_rss_mb"], out["peak_rss_mb"], out["steady_rss_mb"] = idle_rss / 1024, peak / 1024, steady / 1024
+json.dump(out, open(os.path.join(out_dir, "results.json"), "w"), indent=2)
+
+# Chart: × nginx-proxy throughput per mode, with the 0.6× target and nginx-proxy (1.0×) marked.
+names = [n for n in rows if n not in ("direct",)]
+width, bar, left = 760, 22, 230
+height = 40 + bar * len(names) + 30
+scale = (width - left - 60) / max(1.5, max(rows[n]["rps"] / nginx["rps"] for n in names))
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{width}" height="{height}" fill="white"/>',
+       f'<text x="10" y="20" font-size="14" font-weight="bold">Throughput × nginx-as-proxy (same run, {duration} per mode)</text>']
+for i, n in enumerate(names):
+    x = rows[n]["rps"] / nginx["rps"]
+    y = 35 + i * bar
+    color = "#888" if n == "nginx-proxy" else ("#2a7" if x >= 0.6 else "#d84")
+    svg.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{n}</text>')
+    svg.append(f'<rect x="{left}" y="{y + 3}" width="{x * scale:.1f}" height="{bar - 6}" fill="{color}"/>')
+    svg.append(f'<text x="{left + x * scale + 4:.1f}" y="{y + 15}">{x:.2f}×</text>')
+for mark, label in ((0.6, "target 0.6×"), (1.0, "nginx-proxy")):
+    xm = left + mark * scale
+    svg.append(f'<line x1="{xm:.1f}" y1="30" x2="{xm:.1f}" y2="{height - 25}" stroke="#333" stroke-dasharray="4 3"/>')
+    svg.append(f'<text x="{xm:.1f}" y="{height - 10}" text-anchor="middle">{label}</text>')
+svg.append("</svg>")
+open(os.path.join(out_dir, "benchmarks.svg"), "w").write("\n".join(svg))

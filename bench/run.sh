@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Benchmarks the sidecar against a direct call and against nginx as a reverse proxy, in ONE run on this machine,
-# and reports ratios (absolute numbers on shared machines are noise). Modes: pass-through (no limits), limits in
-# memory, limits in Redis. Usage: bench/run.sh [--smoke]   (smoke: 2 s per mode, just proves the script works)
+# and reports ratios (absolute numbers on shared machines are noise). Throughput with wrk (closed loop, saturated);
+# latency at 50 % of each mode's max and time to first token with bench/openloop (open loop at a fixed rate, so no
+# coordinated omission). Modes: pass-through; limits in memory; limits in Redis; cache hit in memory / Redis;
+# redaction on (1/16/64 KB prompts); everything on (limits, cache misses, redaction, request log, usage analytics —
+# in memory and with Redis); streaming through the fake provider. Writes bench/out/{report.md,results.json}; a full
+# run also writes docs/benchmarks.md and docs/benchmarks.svg.
+# Usage: bench/run.sh [--smoke]   (smoke: 2 s per mode, just proves the script works; docs/ untouched)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-duration=10s; connections=32; threads=2
-if [ "${1:-}" = "--smoke" ]; then duration=2s; connections=8; fi
+duration=10s; connections=32; threads=2; smoke=0
+if [ "${1:-}" = "--smoke" ]; then duration=2s; connections=8; smoke=1; fi
+seconds=${duration%s}
 
 need=()
 for tool in nginx wrk redis-server; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
+command -v go >/dev/null 2>&1 || need+=(golang-go)
 if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -26,8 +33,12 @@ sed -e "s#__DIR__#$out#g" -e "s#__UPSTREAM__#$upstream#g" -e "s#__NGINXPROXY__#$
 nginx -c "$out/nginx.conf" & pids+=($!)
 redis-server --port "$redis" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & pids+=($!)
 
-echo "bench: publishing the sidecar (Release)"
-dotnet publish src/Sidecar -c Release -o "$out/sidecar" --nologo -v quiet >/dev/null
+echo "bench: publishing the sidecar (Release, as the Dockerfile does) and the fake streaming upstream"
+./scripts/publish.sh "$out/sidecar" >/dev/null
+dotnet publish bench/FakeUpstream -c Release -o "$out/fake" --nologo -v quiet >/dev/null
+(cd bench/openloop && GO111MODULE=off GOCACHE="$out/gocache" go build -o "$out/openloop" .)
+stream_port=$(free_port)
+"$out/fake/InferenceSidecar.Bench.FakeUpstream" "$stream_port" 5 50 >"$out/fake.log" 2>&1 & pids+=($!)
 
 wait_for() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 never answered" >&2; return 1; }
 wait_for "http://127.0.0.1:$upstream/"
@@ -40,26 +51,45 @@ start_sidecar() {
     ReverseProxy__Clusters__openai__Destinations__primary__Address="http://127.0.0.1:$upstream/" \
     ReverseProxy__Clusters__openai__Metadata__ApiKey=none \
     Serilog__MinimumLevel__Default=Warning \
-    "$@" "$out/sidecar/InferenceSidecar" >"$out/sidecar-$port.log" 2>&1 &
+    DOTNET_gcServer=0 DOTNET_EnableDiagnostics=0 ${BENCH_SIDECAR_ENV:-} \
+    "$@" dotnet "$out/sidecar/InferenceSidecar.dll" >"$out/sidecar-$port.log" 2>&1 &
   echo $!
 }
 # Each mode turns on one feature; redaction (on by default) is off unless measured.
 no_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=0 Sidecar__RateLimits__Tiers__default__TokensPerMinute=0 Sidecar__RateLimits__Tiers__default__CostPerDay=0 ReverseProxy__Routes__openai__Metadata__Redaction=Off)
 high_limits=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=1000000000 Sidecar__RateLimits__Tiers__default__TokensPerMinute=1000000000000 Sidecar__RateLimits__Tiers__default__TokensPerDay=1000000000000 Sidecar__RateLimits__Tiers__default__CostPerDay=1000000000 ReverseProxy__Routes__openai__Metadata__Redaction=Off)
 
-# run NAME URL [PID]: warm up, then one wrk run; appends "name rps p50 p99 requests cpu_seconds rss_kb" to results.
+# Everything on: limits, cache (every request a miss), redaction, the Information request log, usage analytics.
+everything=("${high_limits[@]/ReverseProxy__Routes__openai__Metadata__Redaction=Off/ReverseProxy__Routes__openai__Metadata__Redaction=Redact}"
+  ReverseProxy__Routes__openai__Metadata__Cache=On Serilog__MinimumLevel__Default=Information Serilog__MinimumLevel__Override__Microsoft.AspNetCore=Warning)
+
+rss_of() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+
+# openloop NAME URL RATE [extra openloop args]: fixed-rate run; appends its JSON (one line) to openloop.jsonl.
+openloop() {
+  local name=$1 url=$2 rate=$3; shift 3
+  "$out/openloop" -url "$url" -rate "$rate" -duration "${duration}" "$@" | python3 -c "import json,sys; d=json.load(sys.stdin); d['name']='$name'; print(json.dumps(d))" >> "$out/openloop.jsonl"
+}
+half_rate() { awk -v n="$1" '$1 == n { r = int($2 / 2); print (r < 50 ? 50 : r) }' "$out/results.txt"; }
+sed -n "s/^wrk.body = '\(.*\)'$/\1/p" bench/post.lua > "$out/body.json"
+sed 's/Say hello to the sidecar./Question {n}: say hello to the sidecar./' "$out/body.json" > "$out/body-vary.json"
+sed 's/"max_tokens":50,/"max_tokens":50,"stream":true,/' "$out/body.json" > "$out/body-stream.json"
+: > "$out/openloop.jsonl"
+
+# run NAME URL [PID] [SCRIPT]: warm up, then one wrk run; appends
+# "name rps p50 p99 requests cpu_seconds rss_kb non2xx peak_rss_kb" to results.
 run() {
   local name=$1 url=$2 pid=${3:-} script=${4:-bench/post.lua}
   wrk -t1 -c4 -d3s -s "$script" "$url" >/dev/null  # warm-up: tiered JIT settles
   local cpu0=0; [ -n "$pid" ] && cpu0=$(awk '{print $14+$15}' "/proc/$pid/stat")
   wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$script" "$url" > "$out/wrk-$name.txt"
-  local cpu1=0 rss=0; [ -n "$pid" ] && { cpu1=$(awk '{print $14+$15}' "/proc/$pid/stat"); rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status"); }
-  awk -v name="$name" -v ticks="$(getconf CLK_TCK)" -v cpu=$((cpu1 - cpu0)) -v rss="$rss" '
+  local cpu1=0 rss=0 hwm=0; [ -n "$pid" ] && { cpu1=$(awk '{print $14+$15}' "/proc/$pid/stat"); rss=$(rss_of "$pid" VmRSS); hwm=$(rss_of "$pid" VmHWM); }
+  awk -v name="$name" -v ticks="$(getconf CLK_TCK)" -v cpu=$((cpu1 - cpu0)) -v rss="$rss" -v hwm="$hwm" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
     /requests in/ { requests = $1 } /^Requests\/sec/ { rps = $2 }
     /Non-2xx/ { bad = $NF }
-    END { printf "%s %.0f %.3f %.3f %d %.2f %d %d\n", name, rps, p50, p99, requests, cpu / ticks, rss, bad + 0 }' "$out/wrk-$name.txt" >> "$out/results.txt"
+    END { printf "%s %.0f %.3f %.3f %d %.2f %d %d %d\n", name, rps, p50, p99, requests, cpu / ticks, rss, bad + 0, hwm }' "$out/wrk-$name.txt" >> "$out/results.txt"
 }
 
 : > "$out/results.txt"
@@ -67,8 +97,12 @@ run direct "http://127.0.0.1:$upstream/v1/chat/completions"
 run nginx-proxy "http://127.0.0.1:$nginxproxy/v1/chat/completions"
 
 p1=$(free_port); m1=$(free_port); pid=$(start_sidecar "$p1" "$m1" "${no_limits[@]}"); pids+=("$pid")
-wait_for "http://127.0.0.1:$m1/health/ready"; idle_rss=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
-run sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$pid"; kill "$pid"
+wait_for "http://127.0.0.1:$m1/health/ready"; sleep 1; idle_rss=$(rss_of "$pid" VmRSS)
+run sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$pid"
+rate=$(half_rate sidecar-passthrough)
+openloop direct@passthrough "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body.json"
+openloop sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$rate" -body "$out/body.json"
+kill "$pid"
 
 p2=$(free_port); m2=$(free_port); pid=$(start_sidecar "$p2" "$m2" "${high_limits[@]}"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m2/health/ready"
@@ -106,9 +140,43 @@ PY
 done
 kill "$pid"
 
+# Everything on, in memory and with Redis (limits, cache store and usage analytics shared through Redis).
+p7=$(free_port); m7=$(free_port); pid=$(start_sidecar "$p7" "$m7" "${everything[@]}"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m7/health/ready"
+run everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$pid" bench/vary.lua
+rate=$(half_rate everything-on-memory)
+openloop direct@everything-memory "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
+openloop everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
+kill "$pid"
+p8=$(free_port); m8=$(free_port); pid=$(start_sidecar "$p8" "$m8" "${everything[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m8/health/ready"
+run everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$pid" bench/vary.lua
+rate=$(half_rate everything-on-redis)
+openloop direct@everything-redis "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
+openloop everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
+kill "$pid"
+
+# Streaming: the fake provider sends 50 events 5 ms apart; time to first token direct vs through the sidecar (limits
+# in memory, usage read from the stream) at a fixed 100 streams per second.
+p9=$(free_port); m9=$(free_port)
+pid=$(start_sidecar "$p9" "$m9" "${high_limits[@]}" ReverseProxy__Clusters__openai__Destinations__primary__Address="http://127.0.0.1:$stream_port/"); pids+=("$pid")
+wait_for "http://127.0.0.1:$m9/health/ready"
+"$out/openloop" -url "http://127.0.0.1:$p9/openai/v1/chat/completions" -rate 50 -duration 2s -body "$out/body-stream.json" >/dev/null # warm-up
+openloop direct@streaming "http://127.0.0.1:$stream_port/v1/chat/completions" 100 -body "$out/body-stream.json"
+openloop sidecar-streaming "http://127.0.0.1:$p9/openai/v1/chat/completions" 100 -body "$out/body-stream.json"
+kill "$pid"
+
 p3=$(free_port); m3=$(free_port); pid=$(start_sidecar "$p3" "$m3" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m3/health/ready"
 run sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$pid"
+# The Redis limit check's added latency: limits in Redis vs pass-through at the same fixed rate.
+rate=$(half_rate sidecar-limits-redis)
+openloop sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$rate" -body "$out/body.json"
+p10=$(free_port); m10=$(free_port); pid10=$(start_sidecar "$p10" "$m10" "${no_limits[@]}"); pids+=("$pid10")
+wait_for "http://127.0.0.1:$m10/health/ready"
+"$out/openloop" -url "http://127.0.0.1:$p10/openai/v1/chat/completions" -rate "$rate" -duration 2s -body "$out/body.json" >/dev/null # warm-up
+openloop passthrough@limits-redis "http://127.0.0.1:$p10/openai/v1/chat/completions" "$rate" -body "$out/body.json"
+kill "$pid10"
 # Redis calls per request, counted exactly over 200 sequential requests (reconciliation runs after each response).
 body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" bench/post.lua)
 redis-cli -p "$redis" CONFIG RESETSTAT >/dev/null
@@ -119,4 +187,10 @@ sleep 0.5
 evals=$(redis-cli -p "$redis" INFO commandstats | awk -F'[:=,]' '/^cmdstat_(eval|evalsha):/ { s += $3 } END { print s + 0 }')
 kill "$pid"
 
-python3 bench/report.py "$out/results.txt" "$evals" "$idle_rss" "$duration" "$connections" | tee "$out/report.md"
+python3 bench/report.py "$out/results.txt" "$evals" "$idle_rss" "$duration" "$connections" "$out/openloop.jsonl" | tee "$out/report.md"
+if [ "$smoke" -eq 0 ]; then
+  mkdir -p docs
+  cp "$out/benchmarks.svg" docs/benchmarks.svg
+  { cat bench/benchmarks-header.md; echo; echo "Run of $(date -u +%Y-%m-%d) on $(nproc) cores; wrk $duration per mode, $connections connections; open loop $duration per rate."; echo; cat "$out/report.md"; } > docs/benchmarks.md
+  echo "bench: wrote docs/benchmarks.md and docs/benchmarks.svg"
+fi
