@@ -63,10 +63,15 @@ internal sealed class PrometheusCollector : IDisposable
             }
         }
 
+        ProcessMetrics.Append(text);
         return text.ToString();
     }
 
     public void Dispose() => _listener.Dispose();
+
+    /// <summary>One sample line with a single label (or none when <paramref name="label"/> is null).</summary>
+    internal static void Sample(StringBuilder text, string name, string? label, string? labelValue, double value) =>
+        Sample(text, name, label is null ? default : new LabelSet(label, labelValue, null, null, null, null, null, null), null, value);
 
     private static void Sample(StringBuilder text, string name, LabelSet labels, string? le, double value)
     {

@@ -64,4 +64,34 @@ public sealed class PrometheusCollectorTests : IDisposable
 
         Assert.Equal(2, PrometheusText.Sum(collector.Scrape(), "sidecar_redis_errors_total"));
     }
+
+    [Fact]
+    public void Scrape_ProcessAndRuntime_MemoryCpuAndAllocationsTrackTheProcess()
+    {
+        // Arrange
+        var metrics = new SidecarMetrics(_services.GetRequiredService<IMeterFactory>());
+        using var collector = new PrometheusCollector(metrics);
+        var before = collector.Scrape();
+
+        // Act: allocate 8 MB on this thread, force a gen 0 collection
+        var keep = new List<byte[]>();
+        for (var i = 0; i < 128; i++)
+        {
+            keep.Add(new byte[64 * 1024]);
+        }
+
+        GC.Collect(0);
+        var after = collector.Scrape();
+
+        // Assert
+        GC.KeepAlive(keep);
+        Assert.InRange(PrometheusText.Sum(after, "process_resident_memory_bytes"), 10_000_000, 100_000_000_000);
+        Assert.True(PrometheusText.Sum(after, "process_cpu_seconds_total") > 0);
+        Assert.InRange(PrometheusText.Sum(after, "process_start_time_seconds"), 1_700_000_000, 4_000_000_000);
+        Assert.True(PrometheusText.Sum(after, "dotnet_gc_allocated_bytes_total") - PrometheusText.Sum(before, "dotnet_gc_allocated_bytes_total") >= 8 * 1024 * 1024);
+        Assert.True(PrometheusText.Sum(after, "dotnet_gc_collections_total", ("generation", "0")) > PrometheusText.Sum(before, "dotnet_gc_collections_total", ("generation", "0")));
+        Assert.True(PrometheusText.Sum(after, "dotnet_threadpool_threads") >= 1);
+        Assert.Contains("# TYPE process_resident_memory_bytes gauge\n", after, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_gc_allocated_bytes_total counter\n", after, StringComparison.Ordinal);
+    }
 }
