@@ -6,7 +6,8 @@ namespace InferenceSidecar.Logging;
 internal static class SidecarLogging
 {
     /// <summary>
-    /// Serilog behind Microsoft.Extensions.Logging: one JSON object per line in Production, readable text in
+    /// Serilog behind Microsoft.Extensions.Logging: one JSON object per line in Production (written in batches
+    /// off the request path by <see cref="BatchedStdoutSink"/>), readable text in
     /// Development. Levels come from the <c>Serilog:MinimumLevel</c> section. <paramref name="extra"/> lets tests add a sink.
     /// </summary>
     public static WebApplicationBuilder AddSidecarLogging(this WebApplicationBuilder builder, Action<LoggerConfiguration>? extra = null)
@@ -16,7 +17,7 @@ internal static class SidecarLogging
             .Enrich.FromLogContext();
         configuration = builder.Environment.IsDevelopment()
             ? configuration.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}")
-            : configuration.WriteTo.Console(new JsonFormatter(renderMessage: true));
+            : configuration.WriteTo.Sink(new BatchedStdoutSink(new JsonFormatter(renderMessage: true), Console.OpenStandardOutput()));
         extra?.Invoke(configuration);
 
         builder.Logging.ClearProviders();
