@@ -11,8 +11,6 @@ internal sealed record CacheEntry(string ContentType, byte[] Body, long InputTok
 {
     private const byte Version = 1;
 
-    public long Size => Body.Length + ContentType.Length + Route.Length + ScopeHash.Length + 64;
-
     public byte[] Serialize()
     {
         var type = Encoding.UTF8.GetBytes(ContentType);

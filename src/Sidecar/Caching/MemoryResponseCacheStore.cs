@@ -2,10 +2,18 @@ namespace InferenceSidecar.Caching;
 
 /// <summary>
 /// Entries in this process under a total byte cap, least recently used evicted first; expired entries are dropped when
-/// touched. One lock: operations are a dictionary look-up and a list splice.
+/// touched. One lock: operations are a dictionary look-up and a list splice. The cap counts what an entry really takes
+/// on the heap (<see cref="Footprint"/>), so <c>Sidecar:Cache:MaxMemoryBytes</c> bounds the process's memory, not
+/// just the bodies.
 /// </summary>
 internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> capacity) : IResponseCacheStore
 {
+    /// <summary>
+    /// The objects around each entry on a 64-bit runtime: the entry record, the list node and its item, the dictionary
+    /// slot and the object headers of the body array and of the four strings (key, content type, route, scope).
+    /// </summary>
+    public const int EntryOverhead = 320;
+
     private readonly Dictionary<string, LinkedListNode<Item>> _items = new(StringComparer.Ordinal);
     private readonly LinkedList<Item> _lru = new();
     private readonly Lock _gate = new();
@@ -46,7 +54,8 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
     public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
     {
         var cap = capacity();
-        if (entry.Size > cap)
+        var size = Footprint(key, entry);
+        if (size > cap)
         {
             return Task.CompletedTask;
         }
@@ -58,9 +67,9 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
                 Remove(existing);
             }
 
-            var node = _lru.AddFirst(new Item(key, entry, time.GetUtcNow() + ttl));
+            var node = _lru.AddFirst(new Item(key, entry, time.GetUtcNow() + ttl, size));
             _items[key] = node;
-            _bytes += entry.Size;
+            _bytes += size;
             while (_bytes > cap && _lru.Last is { } oldest)
             {
                 Remove(oldest);
@@ -96,8 +105,12 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
     {
         _lru.Remove(node);
         _items.Remove(node.Value.Key);
-        _bytes -= node.Value.Entry.Size;
+        _bytes -= node.Value.Size;
     }
 
-    private sealed record Item(string Key, CacheEntry Entry, DateTimeOffset ExpiresAt);
+    /// <summary>Heap bytes of one entry: its body, its strings (UTF-16) and <see cref="EntryOverhead"/>.</summary>
+    public static long Footprint(string key, CacheEntry entry) =>
+        entry.Body.Length + (2L * (key.Length + entry.ContentType.Length + entry.Route.Length + entry.ScopeHash.Length)) + EntryOverhead;
+
+    private sealed record Item(string Key, CacheEntry Entry, DateTimeOffset ExpiresAt, long Size);
 }

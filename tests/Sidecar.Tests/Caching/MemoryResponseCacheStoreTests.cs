@@ -10,9 +10,9 @@ public sealed class MemoryResponseCacheStoreTests
     [Fact]
     public async Task SetAsync_OverByteCap_EvictsLeastRecentlyUsed()
     {
-        // Arrange: each entry is 1000 body bytes plus overhead; the cap holds two of them.
+        // Arrange: each entry is 1000 body bytes plus its footprint (1,376 bytes in all); the cap holds two of them.
         var time = new ManualTimeProvider();
-        var store = new MemoryResponseCacheStore(time, () => 2300);
+        var store = new MemoryResponseCacheStore(time, () => 2900);
         await store.SetAsync("a", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
         await store.SetAsync("b", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
 
@@ -24,7 +24,7 @@ public sealed class MemoryResponseCacheStoreTests
         Assert.NotNull(await store.GetAsync("a", CancellationToken.None));
         Assert.Null(await store.GetAsync("b", CancellationToken.None));
         Assert.NotNull(await store.GetAsync("c", CancellationToken.None));
-        Assert.True(store.Bytes <= 2300);
+        Assert.True(store.Bytes <= 2900);
     }
 
     [Fact]
@@ -65,5 +65,29 @@ public sealed class MemoryResponseCacheStoreTests
         Assert.NotNull(copy);
         Assert.Equal(entry.Body, copy.Body);
         Assert.Equal(entry with { Body = copy.Body }, copy);
+    }
+
+    [Fact]
+    public async Task SetAsync_ManySmallEntries_CountedBytesMatchWhatTheHeapReallyTook()
+    {
+        // Arrange: 5,000 typical entries (64-char key and scope, 300-byte body), made and stored on this thread, so
+        // this thread's allocation counter sees the entries, their keys and the store's own nodes.
+        var time = new ManualTimeProvider();
+        var store = new MemoryResponseCacheStore(time, () => long.MaxValue);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        // Act
+        for (var i = 0; i < 5000; i++)
+        {
+            var key = i.ToString("D64", System.Globalization.CultureInfo.InvariantCulture);
+            var scope = (i % 50).ToString("X64", System.Globalization.CultureInfo.InvariantCulture);
+            var entry = new CacheEntry(new string("application/json"), new byte[300], 1, 2, time.GetUtcNow(), "openai", scope);
+            await store.SetAsync(key, entry, TimeSpan.FromMinutes(5), CancellationToken.None);
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // Assert: the cap counts within 25 % of the real heap cost (it counted about half before footprints)
+        Assert.InRange(store.Bytes, allocated * 0.75, allocated * 1.25);
     }
 }
