@@ -6,12 +6,24 @@
 # redaction on (1/16/64 KB prompts); everything on (limits, cache misses, redaction, request log, usage analytics —
 # in memory and with Redis); streaming through the fake provider. Writes bench/out/{report.md,results.json}; a full
 # run also writes docs/benchmarks.md and docs/benchmarks.svg.
-# Usage: bench/run.sh [--smoke]   (smoke: 2 s per mode, just proves the script works; docs/ untouched)
+# Every sidecar mode is warmed at full load first (tiered JIT takes ~15-20 s of load to reach steady state on 2 cores;
+# the ramp itself is measured once and reported). Plain YARP (bench/PlainYarp) runs beside it as the floor of what any
+# YARP-based proxy costs here. Allocated bytes, GC count and GC pause per request come from the sidecar's /metrics.
+# Usage: bench/run.sh [--smoke] [--before REV]
+#   --smoke       2 s per mode, 1 s warm-up: just proves the script works (CI); docs/ untouched
+#   --before REV  also publishes git revision REV and measures it in the same run (before/after ratios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-duration=10s; connections=32; threads=2; smoke=0
-if [ "${1:-}" = "--smoke" ]; then duration=2s; connections=8; smoke=1; fi
+duration=10s; warm=20s; connections=32; threads=2; smoke=0; before=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) duration=2s; warm=1s; connections=8; smoke=1 ;;
+    --before) before=${2:?--before needs a git revision}; shift ;;
+    *) echo "usage: bench/run.sh [--smoke] [--before REV]" >&2; exit 2 ;;
+  esac
+  shift
+done
 seconds=${duration%s}
 
 need=()
@@ -36,6 +48,13 @@ redis-server --port "$redis" --bind 127.0.0.1 --save "" --appendonly no --loglev
 echo "bench: publishing the sidecar (Release, as the Dockerfile does) and the fake streaming upstream"
 ./scripts/publish.sh "$out/sidecar" >/dev/null
 dotnet publish bench/FakeUpstream -c Release -o "$out/fake" --nologo -v quiet >/dev/null
+dotnet publish bench/PlainYarp -c Release -o "$out/plain-yarp" --nologo -v quiet >/dev/null
+if [ -n "$before" ]; then
+  echo "bench: publishing the sidecar at $before for the before/after comparison"
+  git worktree add --detach "$out/before-src" "$before" >/dev/null 2>&1
+  (cd "$out/before-src" && ./scripts/publish.sh "$out/before") >/dev/null
+  git worktree remove --force "$out/before-src"
+fi
 (cd bench/openloop && GO111MODULE=off GOCACHE="$out/gocache" go build -o "$out/openloop" .)
 stream_port=$(free_port)
 "$out/fake/InferenceSidecar.Bench.FakeUpstream" "$stream_port" 5 50 >"$out/fake.log" 2>&1 & pids+=($!)
@@ -43,7 +62,7 @@ stream_port=$(free_port)
 wait_for() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 never answered" >&2; return 1; }
 wait_for "http://127.0.0.1:$upstream/"
 
-# Starts the sidecar with extra environment ($@), prints its pid.
+# Starts the sidecar with extra environment ($@), prints its pid. SIDECAR_DIR picks another build (the --before one).
 start_sidecar() {
   local port=$1 mport=$2; shift 2
   env ASPNETCORE_ENVIRONMENT=Production \
@@ -52,7 +71,7 @@ start_sidecar() {
     ReverseProxy__Clusters__openai__Metadata__ApiKey=none \
     Serilog__MinimumLevel__Default=Warning \
     DOTNET_gcServer=0 DOTNET_EnableDiagnostics=0 ${BENCH_SIDECAR_ENV:-} \
-    "$@" dotnet "$out/sidecar/InferenceSidecar.dll" >"$out/sidecar-$port.log" 2>&1 &
+    "$@" dotnet "${SIDECAR_DIR:-$out/sidecar}/InferenceSidecar.dll" >"$out/sidecar-$port.log" 2>&1 &
   echo $!
 }
 # Each mode turns on one feature; redaction (on by default) is off unless measured.
@@ -76,29 +95,58 @@ sed 's/Say hello to the sidecar./Question {n}: say hello to the sidecar./' "$out
 sed 's/"max_tokens":50,/"max_tokens":50,"stream":true,/' "$out/body.json" > "$out/body-stream.json"
 : > "$out/openloop.jsonl"
 
-# run NAME URL [PID] [SCRIPT]: warm up, then one wrk run; appends
-# "name rps p50 p99 requests cpu_seconds rss_kb non2xx peak_rss_kb" to results.
+# runtime MPORT: "allocated_bytes gen0_collections gc_pause_seconds" from the sidecar's /metrics (zeros without one).
+runtime() {
+  [ -n "${1:-}" ] || { echo "0 0 0"; return; }
+  curl -s "http://127.0.0.1:$1/metrics" | awk '
+    $1 == "dotnet_gc_allocated_bytes_total" { a = $2 } $1 == "dotnet_gc_collections_total{generation=\"0\"}" { g = $2 }
+    $1 == "dotnet_gc_pause_seconds_total" { p = $2 } END { printf "%.0f %d %.6f\n", a, g, p }'
+}
+
+# run NAME URL [PID] [SCRIPT] [MPORT]: warm up at full load, then one wrk run; appends "name rps p50 p99 requests
+# cpu_seconds rss_kb non2xx peak_rss_kb alloc_bytes gen0 gc_pause_s" to results (the last three need MPORT).
 run() {
-  local name=$1 url=$2 pid=${3:-} script=${4:-bench/post.lua}
-  wrk -t1 -c4 -d3s -s "$script" "$url" >/dev/null  # warm-up: tiered JIT settles
+  local name=$1 url=$2 pid=${3:-} script=${4:-bench/post.lua} mport=${5:-}
+  wrk -t"$threads" -c"$connections" -d"$warm" -s "$script" "$url" >/dev/null  # warm-up: tiered JIT reaches steady state
   local cpu0=0; [ -n "$pid" ] && cpu0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  local gc0; gc0=$(runtime "$mport")
   wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$script" "$url" > "$out/wrk-$name.txt"
+  local gc1; gc1=$(runtime "$mport")
   local cpu1=0 rss=0 hwm=0; [ -n "$pid" ] && { cpu1=$(awk '{print $14+$15}' "/proc/$pid/stat"); rss=$(rss_of "$pid" VmRSS); hwm=$(rss_of "$pid" VmHWM); }
-  awk -v name="$name" -v ticks="$(getconf CLK_TCK)" -v cpu=$((cpu1 - cpu0)) -v rss="$rss" -v hwm="$hwm" '
+  awk -v name="$name" -v ticks="$(getconf CLK_TCK)" -v cpu=$((cpu1 - cpu0)) -v rss="$rss" -v hwm="$hwm" -v gc0="$gc0" -v gc1="$gc1" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
     /requests in/ { requests = $1 } /^Requests\/sec/ { rps = $2 }
     /Non-2xx/ { bad = $NF }
-    END { printf "%s %.0f %.3f %.3f %d %.2f %d %d %d\n", name, rps, p50, p99, requests, cpu / ticks, rss, bad + 0, hwm }' "$out/wrk-$name.txt" >> "$out/results.txt"
+    END { split(gc0, a); split(gc1, b)
+          printf "%s %.0f %.3f %.3f %d %.2f %d %d %d %.0f %d %.6f\n", name, rps, p50, p99, requests, cpu / ticks, rss, bad + 0, hwm, b[1] - a[1], b[2] - a[2], b[3] - a[3] }' "$out/wrk-$name.txt" >> "$out/results.txt"
+}
+
+# ramp NAME URL PID: throughput of a freshly started sidecar in consecutive 2 s windows at full load (JIT warm-up).
+ramp() {
+  local name=$1 url=$2 windows=12; [ "$smoke" -eq 1 ] && windows=2
+  local line="$name"
+  for _ in $(seq 1 "$windows"); do
+    line="$line $(wrk -t"$threads" -c"$connections" -d2s -s bench/post.lua "$url" | awk '/^Requests\/sec/ {printf "%.0f", $2}')"
+  done
+  echo "$line" >> "$out/ramp.txt"
 }
 
 : > "$out/results.txt"
+: > "$out/ramp.txt"
 run direct "http://127.0.0.1:$upstream/v1/chat/completions"
 run nginx-proxy "http://127.0.0.1:$nginxproxy/v1/chat/completions"
+py=$(free_port)
+DOTNET_gcServer=0 dotnet "$out/plain-yarp/InferenceSidecar.Bench.PlainYarp.dll" "$py" "http://127.0.0.1:$upstream/" >"$out/plain-yarp.log" 2>&1 & pid=$!; pids+=("$pid")
+wait_for "http://127.0.0.1:$py/"; sleep 1; yarp_idle_rss=$(rss_of "$pid" VmRSS)
+ramp plain-yarp "http://127.0.0.1:$py/v1/chat/completions"
+run plain-yarp "http://127.0.0.1:$py/v1/chat/completions" "$pid"
+kill "$pid"
 
 p1=$(free_port); m1=$(free_port); pid=$(start_sidecar "$p1" "$m1" "${no_limits[@]}"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m1/health/ready"; sleep 1; idle_rss=$(rss_of "$pid" VmRSS)
-run sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$pid"
+ramp sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions"
+run sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$pid" bench/post.lua "$m1"
 rate=$(half_rate sidecar-passthrough)
 openloop direct@passthrough "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body.json"
 openloop sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$rate" -body "$out/body.json"
@@ -106,16 +154,16 @@ kill "$pid"
 
 p2=$(free_port); m2=$(free_port); pid=$(start_sidecar "$p2" "$m2" "${high_limits[@]}"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m2/health/ready"
-run sidecar-limits-memory "http://127.0.0.1:$p2/openai/v1/chat/completions" "$pid"; kill "$pid"
+run sidecar-limits-memory "http://127.0.0.1:$p2/openai/v1/chat/completions" "$pid" bench/post.lua "$m2"; kill "$pid"
 
 # Cache hits: wrk repeats one request, so after the first every request is a hit.
 p4=$(free_port); m4=$(free_port); pid=$(start_sidecar "$p4" "$m4" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On); pids+=("$pid")
 wait_for "http://127.0.0.1:$m4/health/ready"
-run sidecar-cache-hit-memory "http://127.0.0.1:$p4/openai/v1/chat/completions" "$pid"; kill "$pid"
+run sidecar-cache-hit-memory "http://127.0.0.1:$p4/openai/v1/chat/completions" "$pid" bench/post.lua "$m4"; kill "$pid"
 
 p5=$(free_port); m5=$(free_port); pid=$(start_sidecar "$p5" "$m5" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m5/health/ready"
-run sidecar-cache-hit-redis "http://127.0.0.1:$p5/openai/v1/chat/completions" "$pid"; kill "$pid"
+run sidecar-cache-hit-redis "http://127.0.0.1:$p5/openai/v1/chat/completions" "$pid" bench/post.lua "$m5"; kill "$pid"
 
 # Redaction cost per KB of prompt: the same prompts through one sidecar with a redacting and a pass-through route.
 p6=$(free_port); m6=$(free_port)
@@ -135,22 +183,22 @@ print("wrk.body = " + json.dumps(body))
 print('wrk.headers["Content-Type"] = "application/json"')
 print('wrk.headers["X-User-Id"] = "bench-user"')
 PY
-  run "redaction-off-${kb}kb" "http://127.0.0.1:$p6/raw/v1/chat/completions" "$pid" "$out/prompt-$kb.lua"
-  run "redaction-on-${kb}kb" "http://127.0.0.1:$p6/openai/v1/chat/completions" "$pid" "$out/prompt-$kb.lua"
+  run "redaction-off-${kb}kb" "http://127.0.0.1:$p6/raw/v1/chat/completions" "$pid" "$out/prompt-$kb.lua" "$m6"
+  run "redaction-on-${kb}kb" "http://127.0.0.1:$p6/openai/v1/chat/completions" "$pid" "$out/prompt-$kb.lua" "$m6"
 done
 kill "$pid"
 
 # Everything on, in memory and with Redis (limits, cache store and usage analytics shared through Redis).
 p7=$(free_port); m7=$(free_port); pid=$(start_sidecar "$p7" "$m7" "${everything[@]}"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m7/health/ready"
-run everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$pid" bench/vary.lua
+run everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$pid" bench/vary.lua "$m7"
 rate=$(half_rate everything-on-memory)
 openloop direct@everything-memory "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
 openloop everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
 kill "$pid"
 p8=$(free_port); m8=$(free_port); pid=$(start_sidecar "$p8" "$m8" "${everything[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m8/health/ready"
-run everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$pid" bench/vary.lua
+run everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$pid" bench/vary.lua "$m8"
 rate=$(half_rate everything-on-redis)
 openloop direct@everything-redis "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
 openloop everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
@@ -161,20 +209,20 @@ kill "$pid"
 p9=$(free_port); m9=$(free_port)
 pid=$(start_sidecar "$p9" "$m9" "${high_limits[@]}" ReverseProxy__Clusters__openai__Destinations__primary__Address="http://127.0.0.1:$stream_port/"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m9/health/ready"
-"$out/openloop" -url "http://127.0.0.1:$p9/openai/v1/chat/completions" -rate 50 -duration 2s -body "$out/body-stream.json" >/dev/null # warm-up
+"$out/openloop" -url "http://127.0.0.1:$p9/openai/v1/chat/completions" -rate 100 -duration "$warm" -body "$out/body-stream.json" >/dev/null # warm-up
 openloop direct@streaming "http://127.0.0.1:$stream_port/v1/chat/completions" 100 -body "$out/body-stream.json"
 openloop sidecar-streaming "http://127.0.0.1:$p9/openai/v1/chat/completions" 100 -body "$out/body-stream.json"
 kill "$pid"
 
 p3=$(free_port); m3=$(free_port); pid=$(start_sidecar "$p3" "$m3" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m3/health/ready"
-run sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$pid"
+run sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$pid" bench/post.lua "$m3"
 # The Redis limit check's added latency: limits in Redis vs pass-through at the same fixed rate.
 rate=$(half_rate sidecar-limits-redis)
 openloop sidecar-limits-redis "http://127.0.0.1:$p3/openai/v1/chat/completions" "$rate" -body "$out/body.json"
 p10=$(free_port); m10=$(free_port); pid10=$(start_sidecar "$p10" "$m10" "${no_limits[@]}"); pids+=("$pid10")
 wait_for "http://127.0.0.1:$m10/health/ready"
-"$out/openloop" -url "http://127.0.0.1:$p10/openai/v1/chat/completions" -rate "$rate" -duration 2s -body "$out/body.json" >/dev/null # warm-up
+wrk -t"$threads" -c"$connections" -d"$warm" -s bench/post.lua "http://127.0.0.1:$p10/openai/v1/chat/completions" >/dev/null # warm-up
 openloop passthrough@limits-redis "http://127.0.0.1:$p10/openai/v1/chat/completions" "$rate" -body "$out/body.json"
 kill "$pid10"
 # Redis calls per request, counted exactly over 200 sequential requests (reconciliation runs after each response).
@@ -187,10 +235,23 @@ sleep 0.5
 evals=$(redis-cli -p "$redis" INFO commandstats | awk -F'[:=,]' '/^cmdstat_(eval|evalsha):/ { s += $3 } END { print s + 0 }')
 kill "$pid"
 
-python3 bench/report.py "$out/results.txt" "$evals" "$idle_rss" "$duration" "$connections" "$out/openloop.jsonl" | tee "$out/report.md"
+# Before/after: the same modes with the build at --before, in this same run.
+if [ -n "$before" ]; then
+  pb=$(free_port); mb=$(free_port); pid=$(SIDECAR_DIR="$out/before" start_sidecar "$pb" "$mb" "${no_limits[@]}"); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mb/health/ready"; sleep 1; echo "before $(rss_of "$pid" VmRSS)" > "$out/before-idle.txt"
+  run before:sidecar-passthrough "http://127.0.0.1:$pb/openai/v1/chat/completions" "$pid" bench/post.lua; kill "$pid"
+  pb=$(free_port); mb=$(free_port); pid=$(SIDECAR_DIR="$out/before" start_sidecar "$pb" "$mb" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mb/health/ready"
+  run before:sidecar-cache-hit-memory "http://127.0.0.1:$pb/openai/v1/chat/completions" "$pid" bench/post.lua; kill "$pid"
+  pb=$(free_port); mb=$(free_port); pid=$(SIDECAR_DIR="$out/before" start_sidecar "$pb" "$mb" "${everything[@]}"); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mb/health/ready"
+  run before:everything-on-memory "http://127.0.0.1:$pb/openai/v1/chat/completions" "$pid" bench/vary.lua; kill "$pid"
+fi
+
+python3 bench/report.py "$out/results.txt" "$evals" "$idle_rss" "$duration" "$connections" "$out/openloop.jsonl" "$yarp_idle_rss" "$out/ramp.txt" "$before" | tee "$out/report.md"
 if [ "$smoke" -eq 0 ]; then
   mkdir -p docs
   cp "$out/benchmarks.svg" docs/benchmarks.svg
-  { cat bench/benchmarks-header.md; echo; echo "Run of $(date -u +%Y-%m-%d) on $(nproc) cores; wrk $duration per mode, $connections connections; open loop $duration per rate."; echo; cat "$out/report.md"; } > docs/benchmarks.md
+  { cat bench/benchmarks-header.md; echo; echo "Run of $(date -u +%Y-%m-%d) on $(nproc) cores; wrk $duration per mode after $warm of warm-up at full load, $connections connections; open loop $duration per rate."; echo; cat "$out/report.md"; } > docs/benchmarks.md
   echo "bench: wrote docs/benchmarks.md and docs/benchmarks.svg"
 fi
