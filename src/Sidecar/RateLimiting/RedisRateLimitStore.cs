@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using InferenceSidecar.Redis;
 using StackExchange.Redis;
@@ -7,11 +8,19 @@ namespace InferenceSidecar.RateLimiting;
 /// <summary>
 /// Buckets in Redis, shared exactly by every replica. One Lua script per request checks and reserves every bucket at
 /// once (no check-then-act race), reads the clock from Redis <c>TIME</c> (no skew between pods), and sets TTLs so idle
-/// keys expire. Reconciliation is a second script, run after the response. Daily keys get the UTC day appended
-/// inside the script. All keys of a user share the <c>{user}</c> hash tag.
+/// keys expire. Reconciliation runs after the response and is batched: adjustments queue, and one flight at a time
+/// sends everything queued in one script (per hash slot on a Redis Cluster), so under load most requests cost one
+/// Redis round trip, and a lone request is never held back. Daily keys get the UTC day appended inside the script.
+/// All keys of a user share the <c>{user}</c> hash tag.
 /// </summary>
 internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout) : IRateLimitStore
 {
+    /// <summary>Buckets one adjust script carries at most (a bounded script argument list).</summary>
+    public const int MaxBatchBuckets = 512;
+
+    private readonly ConcurrentQueue<PendingAdjustment> _pending = new();
+    private int _flushing;
+
     // ARGV: peek, n, then per bucket: daily(0/1), capacity, refill/s, cost. Returns: rejected index (1-based, 0 = none),
     // retry-after seconds, then per bucket: remaining, seconds until full.
     private const string ReserveScript = """
@@ -114,18 +123,88 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         return new ReservationResult(rejected, TimeSpan.FromSeconds(Parse(values[1])), readings);
     }
 
-    public async ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues the adjustment and completes when the script that carries it has run; throws
+    /// <see cref="RedisUnavailableException"/> when that script failed. The token is not observed: the batch is shared.
+    /// </summary>
+    public ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
     {
-        var keys = new RedisKey[buckets.Count];
-        var args = new RedisValue[1 + (buckets.Count * 4)];
-        args[0] = buckets.Count;
-        for (var i = 0; i < buckets.Count; i++)
+        var pending = new PendingAdjustment(buckets, deltas);
+        _pending.Enqueue(pending);
+        if (Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
         {
-            keys[i] = buckets[i].Key;
-            Fill(args, 1 + (i * 4), buckets[i], deltas[i]);
+            _ = FlushAsync();
         }
 
-        await redis.RunAsync(db => db.ScriptEvaluateAsync(AdjustScript, keys, args), timeout(), cancellationToken);
+        return new ValueTask(pending.Done.Task);
+    }
+
+    /// <summary>The one flight: sends what is queued, batch after batch, until the queue is empty.</summary>
+    private async Task FlushAsync()
+    {
+        var batch = new List<PendingAdjustment>();
+        while (true)
+        {
+            var count = 0;
+            while (count < MaxBatchBuckets && _pending.TryDequeue(out var next))
+            {
+                batch.Add(next);
+                count += next.Buckets.Count;
+            }
+
+            if (batch.Count == 0)
+            {
+                Volatile.Write(ref _flushing, 0);
+                // An adjustment queued after the last look but before the flag fell would wait for the next one: take it now.
+                if (_pending.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (redis.IsCluster)
+            {
+                foreach (var group in batch.GroupBy(p => redis.Multiplexer.HashSlot(p.Buckets[0].Key)))
+                {
+                    await SendAsync(group.ToList());
+                }
+            }
+            else
+            {
+                await SendAsync(batch);
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private async Task SendAsync(List<PendingAdjustment> batch)
+    {
+        var n = batch.Sum(p => p.Buckets.Count);
+        var keys = new RedisKey[n];
+        var args = new RedisValue[1 + (n * 4)];
+        args[0] = n;
+        var at = 0;
+        foreach (var pending in batch)
+        {
+            for (var i = 0; i < pending.Buckets.Count; i++, at++)
+            {
+                keys[at] = pending.Buckets[i].Key;
+                Fill(args, 1 + (at * 4), pending.Buckets[i], pending.Deltas[i]);
+            }
+        }
+
+        try
+        {
+            await redis.RunAsync(db => db.ScriptEvaluateAsync(AdjustScript, keys, args), timeout(), CancellationToken.None);
+            batch.ForEach(p => p.Done.TrySetResult());
+        }
+        catch (Exception ex)
+        {
+            batch.ForEach(p => p.Done.TrySetException(ex));
+        }
     }
 
     private static void Fill(RedisValue[] args, int at, BucketSpec bucket, double last)
@@ -139,4 +218,13 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     private static double Parse(RedisResult value) => double.Parse((string)value!, CultureInfo.InvariantCulture);
+
+    private sealed class PendingAdjustment(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas)
+    {
+        public IReadOnlyList<BucketSpec> Buckets { get; } = buckets;
+
+        public IReadOnlyList<double> Deltas { get; } = deltas;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }

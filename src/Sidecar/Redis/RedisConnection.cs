@@ -41,12 +41,32 @@ internal sealed partial class RedisConnection : IDisposable
 
     public ConnectionMultiplexer Multiplexer => _multiplexer;
 
+    /// <summary>True when a connected server is a Redis Cluster node: a script's keys must then share one hash slot.</summary>
+    public bool IsCluster
+    {
+        get
+        {
+            foreach (var endpoint in _multiplexer.GetEndPoints())
+            {
+                if (_multiplexer.GetServer(endpoint) is { IsConnected: true, ServerType: ServerType.Cluster })
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as <see cref="RedisUnavailableException"/>.</summary>
     public async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            var result = await call(_multiplexer.GetDatabase()).WaitAsync(timeout, cancellationToken);
+            // ForceYielding: StackExchange.Redis 1.x completes async calls on its completion queue, which one worker
+            // drains at a time; run inline there, the rest of every request after a Redis call (the whole proxying)
+            // would be serialized on that one thread. Resume on the thread pool instead.
+            var result = await call(_multiplexer.GetDatabase()).WaitAsync(timeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             if (Interlocked.Exchange(ref _failing, 0) == 1)
             {
                 LogRecovered(_logger);

@@ -98,4 +98,81 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.InRange(long.Parse(bucketTtl![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 62_000);
         Assert.Equal("*1", dayKeys);
     }
+
+    [Fact]
+    public async Task AdjustAsync_ManyConcurrentAcrossUsers_EveryDeltaAppliedInFewerScripts()
+    {
+        // Arrange: 20 users' daily buckets, 400 adjustments of -1 to -20 arriving at once
+        var keys = Enumerable.Range(0, 20).Select(_ => Key()).ToArray();
+        var buckets = keys.Select(k => new BucketSpec(k + ":day", LimitKind.DailyTokens, true, 1_000_000, 0, 0)).ToArray();
+        foreach (var bucket in buckets)
+        {
+            await _store.ReserveAsync([bucket with { Cost = 100_000 }], false, CancellationToken.None);
+        }
+
+        await _redis.CommandAsync("CONFIG RESETSTAT");
+
+        // Act
+        await Task.WhenAll(Enumerable.Range(0, 400).Select(i =>
+            Task.Run(async () => await _store.AdjustAsync([buckets[i % 20]], [-(1.0 + (i % 20))], CancellationToken.None))));
+        var scripts = await ScriptCallsAsync();
+
+        // Assert: user u got 20 refunds of (1 + u) each
+        for (var u = 0; u < 20; u++)
+        {
+            var reading = await _store.ReserveAsync([buckets[u]], peek: true, CancellationToken.None);
+            Assert.Equal(1_000_000 - 100_000 + (20 * (1 + u)), reading.Readings[0].Remaining);
+        }
+
+        Assert.InRange(scripts, 1, 399);
+    }
+
+    [Fact]
+    public async Task AdjustAsync_RedisDown_EveryWaiterGetsUnavailableAndTheNextBatchStillRuns()
+    {
+        var bucket = new BucketSpec(Key() + ":day", LimitKind.DailyTokens, true, 1000, 0, 0);
+        await _store.ReserveAsync([bucket with { Cost = 500 }], false, CancellationToken.None);
+        _redis.Kill();
+
+        var failures = await Task.WhenAll(Enumerable.Range(0, 5).Select(async _ =>
+            await Record.ExceptionAsync(async () => await _store.AdjustAsync([bucket], [-1.0], CancellationToken.None))));
+        await _redis.RestartAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!_connection.IsConnected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var after = await Record.ExceptionAsync(async () => await _store.AdjustAsync([bucket], [-1.0], CancellationToken.None));
+
+        Assert.All(failures, f => Assert.IsType<RedisUnavailableException>(f));
+        Assert.Null(after);
+    }
+
+    /// <summary>EVAL and EVALSHA calls since the last CONFIG RESETSTAT (INFO's bulk reply read to its stated length).</summary>
+    private async Task<long> ScriptCallsAsync()
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, _redis.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync("INFO commandstats\r\n"u8.ToArray());
+        var received = new List<byte>();
+        var buffer = new byte[8192];
+        int? total = null;
+        while (total is null || received.Count < total)
+        {
+            var read = await stream.ReadAsync(buffer);
+            Assert.True(read > 0, "redis closed the connection");
+            received.AddRange(buffer.AsSpan(0, read).ToArray());
+            var text = System.Text.Encoding.ASCII.GetString([.. received]);
+            if (total is null && text.IndexOf("\r\n", StringComparison.Ordinal) is var eol and > 0)
+            {
+                total = eol + 2 + int.Parse(text[1..eol], System.Globalization.CultureInfo.InvariantCulture) + 2; // "$len\r\n" payload "\r\n"
+            }
+        }
+
+        return System.Text.Encoding.ASCII.GetString([.. received]).Split("\r\n")
+            .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture));
+    }
 }
