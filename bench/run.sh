@@ -93,6 +93,9 @@ half_rate() { awk -v n="$1" '$1 == n { r = int($2 / 2); print (r < 50 ? 50 : r) 
 sed -n "s/^wrk.body = '\(.*\)'$/\1/p" bench/post.lua > "$out/body.json"
 sed 's/Say hello to the sidecar./Question {n}: say hello to the sidecar./' "$out/body.json" > "$out/body-vary.json"
 sed 's/"max_tokens":50,/"max_tokens":50,"stream":true,/' "$out/body.json" > "$out/body-stream.json"
+# The sidecar asks the upstream for usage on every stream (stream_options.include_usage) and strips it when the app
+# did not ask; the direct baseline asks too, so the upstream does the same work on both paths.
+sed 's/"stream":true,/"stream":true,"stream_options":{"include_usage":true},/' "$out/body-stream.json" > "$out/body-stream-usage.json"
 : > "$out/openloop.jsonl"
 
 # runtime MPORT: "allocated_bytes gen0_collections gc_pause_seconds" from the sidecar's /metrics (zeros without one).
@@ -210,7 +213,7 @@ p9=$(free_port); m9=$(free_port)
 pid=$(start_sidecar "$p9" "$m9" "${high_limits[@]}" ReverseProxy__Clusters__openai__Destinations__primary__Address="http://127.0.0.1:$stream_port/"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m9/health/ready"
 "$out/openloop" -url "http://127.0.0.1:$p9/openai/v1/chat/completions" -rate 100 -duration "$warm" -body "$out/body-stream.json" >/dev/null # warm-up
-openloop direct@streaming "http://127.0.0.1:$stream_port/v1/chat/completions" 100 -body "$out/body-stream.json"
+openloop direct@streaming "http://127.0.0.1:$stream_port/v1/chat/completions" 100 -body "$out/body-stream-usage.json"
 openloop sidecar-streaming "http://127.0.0.1:$p9/openai/v1/chat/completions" 100 -body "$out/body-stream.json"
 kill "$pid"
 
