@@ -12,12 +12,15 @@ COPY --from=build /app .
 # Listen on every interface inside the pod; the default config (repo-root appsettings.json) ships in /app.
 # DOTNET_EnableDiagnostics=0: no diagnostic IPC socket in /tmp, so a read-only root filesystem works without any
 # writable mount. The polling watcher makes SIDECAR_CONFIG reloads see Kubernetes' ConfigMap symlink swaps.
+# DOTNET_TC_CallCountingDelayMs=0: tiered JIT starts promoting hot methods at once instead of waiting for start-up
+# JIT activity to settle; a new pod under full load reaches steady throughput in ~12 s instead of 20+ (bench/).
 ENV ASPNETCORE_ENVIRONMENT=Production \
     Kestrel__Endpoints__Proxy__Url=http://0.0.0.0:8080 \
     Kestrel__Endpoints__Management__Url=http://0.0.0.0:8081 \
     DOTNET_EnableDiagnostics=0 \
     DOTNET_USE_POLLING_FILE_WATCHER=true \
-    DOTNET_gcServer=0
+    DOTNET_gcServer=0 \
+    DOTNET_TC_CallCountingDelayMs=0
 EXPOSE 8080 8081
 # The aspnet image's built-in non-root user (uid 1654).
 USER $APP_UID

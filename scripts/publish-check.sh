@@ -45,7 +45,7 @@ trap 'kill $upstream_pid 2>/dev/null; cleanup' EXIT
 
 # The Dockerfile's ENV, with the ports moved to free ones on loopback.
 run=(env -i PATH="$PATH" HOME=/nonexistent DOTNET_ROOT="${DOTNET_ROOT:-$(dirname "$(readlink -f "$(command -v dotnet)")")}"
-     ASPNETCORE_ENVIRONMENT=Production DOTNET_EnableDiagnostics=0 DOTNET_USE_POLLING_FILE_WATCHER=true DOTNET_gcServer=0
+     ASPNETCORE_ENVIRONMENT=Production DOTNET_EnableDiagnostics=0 DOTNET_USE_POLLING_FILE_WATCHER=true DOTNET_gcServer=0 DOTNET_TC_CallCountingDelayMs=0
      Kestrel__Endpoints__Proxy__Url=http://127.0.0.1:$proxy Kestrel__Endpoints__Management__Url=http://127.0.0.1:$mgmt
      SIDECAR_CONFIG="$work/etc/appsettings.json")
 if [ "$(id -u)" -eq 0 ]; then

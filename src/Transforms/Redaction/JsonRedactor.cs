@@ -26,7 +26,7 @@ internal static class JsonRedactor
                 continue;
             }
 
-            if (redactor.Redact(reader.GetString()!, findings) is not { } redacted)
+            if (Scan(ref reader, redactor, findings) is not { } redacted)
             {
                 continue;
             }
@@ -57,5 +57,24 @@ internal static class JsonRedactor
 
         output.Write(json[at..]);
         return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// The current string token, unescaped into a pooled buffer and checked there; it becomes a string (and is redacted)
+    /// only when a detector matches, so clean prompts of any size allocate nothing here.
+    /// </summary>
+    private static string? Scan(ref Utf8JsonReader reader, Redactor redactor, List<string> findings)
+    {
+        var bytes = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        var buffer = ArrayPool<char>.Shared.Rent(Math.Max(bytes, 1)); // unescaped UTF-16 never has more chars than the UTF-8 bytes
+        try
+        {
+            var text = buffer.AsSpan(0, reader.CopyString(buffer));
+            return redactor.MayContain(text) ? redactor.Redact(new string(text), findings) : null;
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
     }
 }

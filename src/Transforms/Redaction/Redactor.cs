@@ -34,13 +34,41 @@ internal sealed class Redactor(IReadOnlyList<Detector> detectors)
         return result.Append(text, at, text.Length - at).ToString();
     }
 
+    /// <summary>
+    /// False when <see cref="Find"/> would surely find nothing in <paramref name="text"/>: no detector matches anywhere.
+    /// Works on a span, so a clean text (almost every prompt) is checked without becoming a string, and a large one
+    /// never lands on the large-object heap. True on a timeout (fails closed, like <see cref="Find"/>).
+    /// </summary>
+    public bool MayContain(ReadOnlySpan<char> text)
+    {
+        if (Skipped(text))
+        {
+            return false;
+        }
+
+        foreach (var detector in Detectors)
+        {
+            try
+            {
+                if (detector.Pattern.IsMatch(text))
+                {
+                    return true;
+                }
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Where the secrets are in a text (non-overlapping, in order).</summary>
     public List<(int Start, int Length, string Type)> Find(string text)
     {
         var spans = new List<(int Start, int Length, string Type, int Order)>();
-
-        // Short strings hold no secret; base64 data URLs (images, files) are payloads, not prose.
-        if (text.Length < 8 || (text.StartsWith("data:", StringComparison.Ordinal) && text.Contains(";base64,", StringComparison.Ordinal)))
+        if (Skipped(text))
         {
             return [];
         }
@@ -84,4 +112,8 @@ internal sealed class Redactor(IReadOnlyList<Detector> detectors)
 
         return merged;
     }
+
+    /// <summary>Short strings hold no secret; base64 data URLs (images, files) are payloads, not prose.</summary>
+    private static bool Skipped(ReadOnlySpan<char> text) =>
+        text.Length < 8 || (text.StartsWith("data:", StringComparison.Ordinal) && text.Contains(";base64,", StringComparison.Ordinal));
 }

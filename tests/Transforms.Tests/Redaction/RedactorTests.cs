@@ -178,4 +178,48 @@ public sealed class RedactorTests
     [InlineData("GB82 WEST 1234 5698 7654 32", true)]
     [InlineData("GB82 WEST 1234 5698 7654 33", false)]
     public void IsIban_CheckDigits(string iban, bool valid) => Assert.Equal(valid, DetectorCatalog.IsIban(iban));
+
+    [Fact]
+    public void MayContain_EverySecretAndNearMiss_NeverFalseWhereFindFinds()
+    {
+        // Arrange: every corpus secret alone and in context, every negative, and mixed texts
+        var texts = SecretCorpus.Positives.Select(p => $"here it is: {p.Secret} -- thanks")
+            .Concat(SecretCorpus.InContext.Select(c => c.Text))
+            .Concat(SecretCorpus.Negatives)
+            .Concat(SecretCorpus.Negatives.Select(n => n + " and " + SecretCorpus.Positives[0].Secret))
+            .ToList();
+
+        foreach (var text in texts)
+        {
+            // Act
+            var may = Secrets.MayContain(text);
+            var found = Secrets.Find(text);
+
+            // Assert: the cheap check is never the reason a secret is missed
+            Assert.True(may || found.Count == 0, $"MayContain said no but Find found {found.Count} in: {text}");
+        }
+
+        Assert.Contains(texts, t => Secrets.MayContain(t));
+        Assert.Contains(texts, t => !Secrets.MayContain(t));
+    }
+
+    [Fact]
+    public void JsonRedact_CleanPromptOf64Kb_NothingFoundAndNoCopyOfTheText()
+    {
+        // Arrange: a 64 KB prompt with no secret (its UTF-16 string would be 128 KB, on the large-object heap)
+        var words = string.Concat(Enumerable.Repeat("the quick brown fox reviews config files and stack traces; ", 1200));
+        var json = JsonSerializer.SerializeToUtf8Bytes(new { model = "gpt-4o", messages = new[] { new { role = "user", content = words } } });
+        var findings = new List<string>();
+        JsonRedactor.Redact(json, Secrets, findings); // JIT and pool warm-up
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        // Act
+        var result = JsonRedactor.Redact(json, Secrets, findings);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // Assert
+        Assert.Null(result);
+        Assert.Empty(findings);
+        Assert.True(allocated < 32 * 1024, $"allocated {allocated} bytes for a clean 64 KB prompt");
+    }
 }
