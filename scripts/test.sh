@@ -6,7 +6,9 @@
 #   2. scripts/publish-check.sh — publishes exactly as the Dockerfile does and runs the artifact as the container
 #                                  would, once with a test config and once per config the chart rendered;
 #   3. dotnet test over the solution;
-# and ends with one plain line: "N passed, N failed, N skipped" (steps 1 and 2 count as one test each).
+#   4. bench/run.sh --smoke     — every benchmark mode for 2 s, so the benchmark keeps working (its figures are not
+#                                  checked: timing belongs in benchmarks, not tests);
+# and ends with one plain line: "N passed, N failed, N skipped" (steps 1, 2 and 4 count as one test each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,11 @@ if ./scripts/publish-check.sh "$configs" 2>&1 | grep -v '^{"Timestamp'; [ "${PIP
   extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
 dotnet test InferenceSidecar.sln 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if bash bench/run.sh --smoke > "$configs/bench.log" 2>&1 && grep -q '^### Targets' "$configs/bench.log"; then
+  echo "bench smoke: ok (every mode ran; figures in bench/out/report.md)"; extra_passed=$((extra_passed + 1))
+else
+  echo "bench smoke: FAILED"; tail -30 "$configs/bench.log"; extra_failed=$((extra_failed + 1))
+fi
 set -e
 
 # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 49, Skipped: 0, Total: 49, ...").
