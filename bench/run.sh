@@ -198,20 +198,19 @@ done
 kill "$pid"
 
 # Everything on, in memory and with Redis (limits, cache store and usage analytics shared through Redis).
-p7=$(free_port); m7=$(free_port); pid=$(start_sidecar "$p7" "$m7" "${everything[@]}"); pids+=("$pid")
-wait_for "http://127.0.0.1:$m7/health/ready"
-run everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$pid" bench/vary.lua "$m7"
-rate=$(half_rate everything-on-memory)
-openloop direct@everything-memory "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
-openloop everything-on-memory "http://127.0.0.1:$p7/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
-kill "$pid"
-p8=$(free_port); m8=$(free_port); pid=$(start_sidecar "$p8" "$m8" "${everything[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
-wait_for "http://127.0.0.1:$m8/health/ready"
-run everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$pid" bench/vary.lua "$m8"
-rate=$(half_rate everything-on-redis)
-openloop direct@everything-redis "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
-openloop everything-on-redis "http://127.0.0.1:$p8/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
-kill "$pid"
+# everything_on NAME [extra env]: throughput, then latency at half of it against direct nginx at the same rate.
+everything_on() {
+  local name=$1; shift
+  local port mport; port=$(free_port); mport=$(free_port); pid=$(start_sidecar "$port" "$mport" "${everything[@]}" "$@"); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mport/health/ready"
+  run "everything-on-$name" "http://127.0.0.1:$port/openai/v1/chat/completions" "$pid" bench/vary.lua "$mport"
+  rate=$(half_rate "everything-on-$name")
+  openloop "direct@everything-$name" "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
+  openloop "everything-on-$name" "http://127.0.0.1:$port/openai/v1/chat/completions" "$rate" -body "$out/body-vary.json" -vary
+  kill "$pid"
+}
+everything_on memory
+everything_on redis ConnectionStrings__Redis="127.0.0.1:$redis"
 
 # Streaming: the fake provider sends 50 events 5 ms apart; time to first token direct vs through the sidecar (limits
 # in memory, usage read from the stream) at a fixed 100 streams per second.
