@@ -164,16 +164,24 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
                 continue;
             }
 
-            if (redis.IsCluster)
+            try
             {
-                foreach (var group in batch.GroupBy(p => redis.Multiplexer.HashSlot(p.Buckets[0].Key)))
+                if (redis.IsCluster)
                 {
-                    await SendAsync(group.ToList());
+                    foreach (var group in batch.GroupBy(p => redis.Multiplexer.HashSlot(p.Buckets[0].Key)))
+                    {
+                        await SendAsync(group.ToList());
+                    }
+                }
+                else
+                {
+                    await SendAsync(batch);
                 }
             }
-            else
+            catch (Exception ex)
             {
-                await SendAsync(batch);
+                // Grouping failed (e.g. the connection is being disposed): fail this batch's waiters, keep the flight alive.
+                batch.ForEach(p => p.Done.TrySetException(ex));
             }
 
             batch.Clear();
