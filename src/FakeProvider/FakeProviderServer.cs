@@ -50,7 +50,10 @@ public sealed class FakeProviderServer : IAsyncDisposable
         app.MapFakeProvider("/", () => server is null ? new FakeBehavior() : server.Next.TryDequeue(out var once) ? once : server.Behavior, received);
         app.Use(async (context, next) =>
         {
-            context.RequestAborted.Register(() => server?.Aborted.Enqueue((context.Request.Path.Value ?? string.Empty, DateTimeOffset.UtcNow)));
+            // Read the path now: the abort callbacks can run after the handler has ended and Kestrel has recycled the
+            // context, when touching context.Request throws inside the callback and the abort would go unrecorded.
+            var path = context.Request.Path.Value ?? string.Empty;
+            context.RequestAborted.Register(() => server?.Aborted.Enqueue((path, DateTimeOffset.UtcNow)));
             await next(context);
         });
         await app.StartAsync();
