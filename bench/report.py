@@ -103,6 +103,22 @@ for mode, baseline in (("sidecar-passthrough", "direct@passthrough"), ("everythi
         print(f'| {mode} | {a["rate"]:.0f} | {a["p50"]:.2f} | {a["p99"]:.2f} | {baseline} | {a["base_p50"]:.2f} / {a["base_p99"]:.2f} | {a["added_p50"]:+.2f} | {a["added_p99"]:+.2f} | {a["errors"]} |')
 out["added_latency"] = latency
 
+frozen = added("sidecar@redis-frozen", "sidecar@redis-answering")
+if frozen:
+    out["redis_frozen"] = dict(frozen, before=loops.get("before@redis-frozen"))
+    print()
+    print("### Redis frozen under limits in Redis (`FailureMode: Open`, `RedisTimeout` 50 ms, open loop)")
+    print()
+    print("Redis is stopped with SIGSTOP: its connections stay open and nothing answers, so only the timeout notices.")
+    print()
+    print("| sidecar | rate req/s | p50 ms | p99 ms | errors + non-2xx |")
+    print("|---|---|---|---|---|")
+    print(f'| Redis answering | {frozen["rate"]:.0f} | {frozen["base_p50"]:.2f} | {frozen["base_p99"]:.2f} | {loops["sidecar@redis-answering"]["errors"] + loops["sidecar@redis-answering"]["non_2xx"]} |')
+    print(f'| Redis frozen | {frozen["rate"]:.0f} | {frozen["p50"]:.2f} | {frozen["p99"]:.2f} | {loops["sidecar@redis-frozen"]["errors"] + loops["sidecar@redis-frozen"]["non_2xx"]} |')
+    if "before@redis-frozen" in loops:
+        b = loops["before@redis-frozen"]
+        print(f'| Redis frozen, the build at `{before_rev}` | {b["rate"]:.0f} | {b["p50_ms"]:.2f} | {b["p99_ms"]:.2f} | {b["errors"] + b["non_2xx"]} |')
+
 stream = added("sidecar-streaming", "direct@streaming")
 if stream:
     out["streaming"] = stream

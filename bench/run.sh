@@ -39,7 +39,8 @@ out="$root/bench/out"; rm -rf "$out"; mkdir -p "$out/tmp"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 upstream=$(free_port); nginxproxy=$(free_port); redis=$(free_port)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# SIGCONT first: a Redis left frozen (the frozen-Redis mode) would not act on SIGTERM.
+cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 sed -e "s#__DIR__#$out#g" -e "s#__UPSTREAM__#$upstream#g" -e "s#__NGINXPROXY__#$nginxproxy#g" bench/nginx.conf.template > "$out/nginx.conf"
@@ -248,6 +249,24 @@ done
 sleep 0.5
 evals=$(evalstat)
 kill "$pid"
+
+# A frozen Redis (SIGSTOP: connections stay open, nothing answers) under limits in Redis, Open mode, at a fixed
+# 500 req/s: latency with Redis answering, then frozen; with --before, the older build frozen too.
+frozen_redis_port=$(free_port)
+redis-server --port "$frozen_redis_port" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & frozen_redis=$!; pids+=("$frozen_redis")
+frozen_mode() {
+  local label=$1 port mport; port=$(free_port); mport=$(free_port)
+  pid=$(SIDECAR_DIR=${2:-} start_sidecar "$port" "$mport" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$frozen_redis_port"); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mport/health/ready"
+  wrk -t"$threads" -c"$connections" -d"$warm" -s bench/post.lua "http://127.0.0.1:$port/openai/v1/chat/completions" >/dev/null # warm-up
+  [ "$label" = "sidecar" ] && openloop "$label@redis-answering" "http://127.0.0.1:$port/openai/v1/chat/completions" 500 -body "$out/body.json"
+  kill -STOP "$frozen_redis"
+  openloop "$label@redis-frozen" "http://127.0.0.1:$port/openai/v1/chat/completions" 500 -body "$out/body.json"
+  kill -CONT "$frozen_redis"
+  kill "$pid"
+}
+frozen_mode sidecar
+[ -n "$before" ] && frozen_mode before "$out/before"
 
 # Before/after: the same modes with the build at --before, in this same run.
 if [ -n "$before" ]; then

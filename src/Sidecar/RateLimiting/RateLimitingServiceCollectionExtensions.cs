@@ -22,7 +22,7 @@ internal static class RateLimitingServiceCollectionExtensions
             return services;
         }
 
-        services.AddSingleton(sp => new RedisConnection(connectionString, sp.GetRequiredService<SidecarMetrics>(), sp.GetRequiredService<ILogger<RedisConnection>>()));
+        services.AddSingleton(sp => new RedisConnection(connectionString, sp.GetRequiredService<SidecarMetrics>(), sp.GetRequiredService<ILogger<RedisConnection>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp =>
         {
             var live = sp.GetRequiredService<LiveOptions<SidecarOptions>>();

@@ -7,18 +7,24 @@ namespace InferenceSidecar.Redis;
 /// The one shared <see cref="ConnectionMultiplexer"/> for <c>ConnectionStrings:Redis</c>. It connects in the background
 /// (<c>abortConnect=false</c>), so the sidecar starts and serves while Redis is down, and reconnects by itself.
 /// StackExchange.Redis 1.2.6 has no async timeout, so every call goes through <see cref="RunAsync{T}"/>.
+/// While Redis is failing, one call at a time — at most one per <see cref="ProbeInterval"/> — probes it and every
+/// other call fails at once: a frozen Redis costs one caller the timeout, not every request.
 /// </summary>
 internal sealed partial class RedisConnection : IDisposable
 {
     private readonly ConnectionMultiplexer _multiplexer;
     private readonly SidecarMetrics _metrics;
     private readonly ILogger<RedisConnection> _logger;
+    private readonly TimeProvider _time;
     private int _failing;
+    private int _probing;
+    private long _nextProbe;
 
-    public RedisConnection(string connectionString, SidecarMetrics metrics, ILogger<RedisConnection> logger)
+    public RedisConnection(string connectionString, SidecarMetrics metrics, ILogger<RedisConnection> logger, TimeProvider? time = null)
     {
         _metrics = metrics;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
         if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
@@ -34,6 +40,9 @@ internal sealed partial class RedisConnection : IDisposable
         options.KeepAlive = 1;
         _multiplexer = ConnectionMultiplexer.Connect(options);
     }
+
+    /// <summary>While Redis is failing, how often a call may try it (the others fail at once).</summary>
+    public static TimeSpan ProbeInterval { get; } = TimeSpan.FromMilliseconds(100);
 
     public bool IsConnected => _multiplexer.IsConnected;
 
@@ -58,8 +67,29 @@ internal sealed partial class RedisConnection : IDisposable
         }
     }
 
-    /// <summary>Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as <see cref="RedisUnavailableException"/>.</summary>
-    public async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as
+    /// <see cref="RedisUnavailableException"/>. While Redis is failing, a call that is not the probe throws at once
+    /// without touching Redis (and is not counted as a Redis error).
+    /// </summary>
+    public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _failing) == 0)
+        {
+            return CallAsync(call, timeout, probe: false, cancellationToken);
+        }
+
+        var now = _time.GetTimestamp();
+        if (now < Interlocked.Read(ref _nextProbe) || Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+        {
+            return Task.FromException<T>(new RedisUnavailableException("SkippedWhileFailing"));
+        }
+
+        Interlocked.Exchange(ref _nextProbe, now + (long)(ProbeInterval.TotalSeconds * _time.TimestampFrequency));
+        return CallAsync(call, timeout, probe: true, cancellationToken);
+    }
+
+    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, bool probe, CancellationToken cancellationToken)
     {
         try
         {
@@ -83,10 +113,18 @@ internal sealed partial class RedisConnection : IDisposable
             _metrics.RedisError();
             if (Interlocked.Exchange(ref _failing, 1) == 0)
             {
+                Interlocked.Exchange(ref _nextProbe, _time.GetTimestamp() + (long)(ProbeInterval.TotalSeconds * _time.TimestampFrequency));
                 LogFailing(_logger, ex.GetType().Name);
             }
 
             throw new RedisUnavailableException(ex.GetType().Name);
+        }
+        finally
+        {
+            if (probe)
+            {
+                Volatile.Write(ref _probing, 0);
+            }
         }
     }
 
