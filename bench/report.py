@@ -113,11 +113,11 @@ if frozen:
     print()
     print("| sidecar | rate req/s | p50 ms | p99 ms | errors + non-2xx |")
     print("|---|---|---|---|---|")
-    print(f'| Redis answering | {frozen["rate"]:.0f} | {frozen["base_p50"]:.2f} | {frozen["base_p99"]:.2f} | {loops["sidecar@redis-answering"]["errors"] + loops["sidecar@redis-answering"]["non_2xx"]} |')
-    print(f'| Redis frozen | {frozen["rate"]:.0f} | {frozen["p50"]:.2f} | {frozen["p99"]:.2f} | {loops["sidecar@redis-frozen"]["errors"] + loops["sidecar@redis-frozen"]["non_2xx"]} |')
-    if "before@redis-frozen" in loops:
-        b = loops["before@redis-frozen"]
-        print(f'| Redis frozen, the build at `{before_rev}` | {b["rate"]:.0f} | {b["p50_ms"]:.2f} | {b["p99_ms"]:.2f} | {b["errors"] + b["non_2xx"]} |')
+    for label, name in (("Redis answering", "sidecar@redis-answering"), ("Redis frozen", "sidecar@redis-frozen"),
+                        (f"Redis frozen, the build at `{before_rev}`", "before@redis-frozen")):
+        if name in loops:
+            r = loops[name]
+            print(f'| {label} | {r["rate"]:.0f} | {r["p50_ms"]:.2f} | {r["p99_ms"]:.2f} | {r["errors"] + r["non_2xx"]} |')
 
 stream = added("sidecar-streaming", "direct@streaming")
 if stream:

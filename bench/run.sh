@@ -4,8 +4,8 @@
 # latency at 50 % of each mode's max and time to first token with bench/openloop (open loop at a fixed rate, so no
 # coordinated omission). Modes: pass-through; limits in memory; limits in Redis; cache hit in memory / Redis;
 # redaction on (1/16/64 KB prompts); everything on (limits, cache misses, redaction, request log, usage analytics —
-# in memory and with Redis); streaming through the fake provider. Writes bench/out/{report.md,results.json}; a full
-# run also writes docs/benchmarks.md and docs/benchmarks.svg.
+# in memory and with Redis); streaming through the fake provider; limits in Redis with Redis frozen. Writes
+# bench/out/{report.md,results.json}; a full run also writes docs/benchmarks.md and docs/benchmarks.svg.
 # Every sidecar mode is warmed at full load first (tiered JIT takes ~12 s of load to reach steady state on 2 cores with
 # the image's DOTNET_TC_CallCountingDelayMs=0; the ramp itself is measured once and reported). The sidecar runs with
 # the Dockerfile's runtime environment. Plain YARP (bench/PlainYarp) runs beside it as the floor of what any
@@ -45,7 +45,7 @@ trap cleanup EXIT
 
 sed -e "s#__DIR__#$out#g" -e "s#__UPSTREAM__#$upstream#g" -e "s#__NGINXPROXY__#$nginxproxy#g" bench/nginx.conf.template > "$out/nginx.conf"
 nginx -c "$out/nginx.conf" & pids+=($!)
-redis-server --port "$redis" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & pids+=($!)
+redis-server --port "$redis" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & redis_pid=$!; pids+=("$redis_pid")
 
 echo "bench: publishing the sidecar (Release, as the Dockerfile does) and the fake streaming upstream"
 ./scripts/publish.sh "$out/sidecar" >/dev/null
@@ -251,18 +251,17 @@ evals=$(evalstat)
 kill "$pid"
 
 # A frozen Redis (SIGSTOP: connections stay open, nothing answers) under limits in Redis, Open mode, at a fixed
-# 500 req/s: latency with Redis answering, then frozen; with --before, the older build frozen too.
-frozen_redis_port=$(free_port)
-redis-server --port "$frozen_redis_port" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & frozen_redis=$!; pids+=("$frozen_redis")
+# 500 req/s: latency with Redis answering, then frozen; with --before, the older build frozen too. Nothing else uses
+# Redis from here on.
 frozen_mode() {
   local label=$1 port mport; port=$(free_port); mport=$(free_port)
-  pid=$(SIDECAR_DIR=${2:-} start_sidecar "$port" "$mport" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$frozen_redis_port"); pids+=("$pid")
+  pid=$(SIDECAR_DIR=${2:-} start_sidecar "$port" "$mport" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
   wait_for "http://127.0.0.1:$mport/health/ready"
   wrk -t"$threads" -c"$connections" -d"$warm" -s bench/post.lua "http://127.0.0.1:$port/openai/v1/chat/completions" >/dev/null # warm-up
   [ "$label" = "sidecar" ] && openloop "$label@redis-answering" "http://127.0.0.1:$port/openai/v1/chat/completions" 500 -body "$out/body.json"
-  kill -STOP "$frozen_redis"
+  kill -STOP "$redis_pid"
   openloop "$label@redis-frozen" "http://127.0.0.1:$port/openai/v1/chat/completions" 500 -body "$out/body.json"
-  kill -CONT "$frozen_redis"
+  kill -CONT "$redis_pid"
   kill "$pid"
 }
 frozen_mode sidecar

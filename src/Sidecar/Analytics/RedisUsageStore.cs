@@ -10,6 +10,8 @@ namespace InferenceSidecar.Analytics;
 /// after <c>RetentionDays</c>) with a field per user, model and measure. Requests add to a local table; every
 /// <c>FlushInterval</c> (and at shutdown, and before a report) the table goes to Redis in one Lua script per 500 rows,
 /// atomically, so the request path never waits on Redis for analytics. A failed flush keeps its rows for the next one.
+/// No request waits on these calls, so they try Redis even while it is failing (<c>failFast: false</c>): the shutdown
+/// flush is never turned away, and a flush that gets through ends the outage for everyone.
 /// </summary>
 internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<SidecarOptions> live) : IUsageStore
 {
@@ -74,7 +76,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
                 var chunk = rows.Skip(start).Take(RowsPerScript).ToList();
                 try
                 {
-                    await redis.RunAsync(db => db.ScriptEvaluateAsync(AddScript, [], Arguments(ttl, chunk)), Timeout, cancellationToken);
+                    await redis.RunAsync(db => db.ScriptEvaluateAsync(AddScript, [], Arguments(ttl, chunk)), Timeout, cancellationToken, failFast: false);
                 }
                 catch (Exception ex) when (ex is RedisUnavailableException or OperationCanceledException)
                 {
@@ -103,7 +105,8 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
         var hashes = await redis.RunAsync(
             async db => await Task.WhenAll(days.Select(day => db.HashGetAllAsync(Key(day)))),
             Timeout,
-            cancellationToken);
+            cancellationToken,
+            failFast: false);
         var rows = new Dictionary<UsageKey, UsageEvent>();
         for (var d = 0; d < days.Length; d++)
         {

@@ -9,25 +9,13 @@ internal sealed class UsageFlushService(RedisUsageStore store, LiveOptions<Sidec
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-
-        // Twice at most: while Redis was failing the first try can be turned away without reaching Redis (another call
-        // held the probe, or one went out within RedisConnection.ProbeInterval); the second waits that interval out.
-        for (var attempt = 0; attempt < 2; attempt++)
+        try
         {
-            try
-            {
-                await store.FlushAsync(cancellationToken);
-                return;
-            }
-            catch (RedisUnavailableException) when (attempt == 0)
-            {
-                await Task.Delay(RedisConnection.ProbeInterval, time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-            catch (Exception ex) when (ex is RedisUnavailableException or OperationCanceledException)
-            {
-                // Redis is gone at shutdown: what this replica counted since the last flush is lost with it.
-                return;
-            }
+            await store.FlushAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisUnavailableException or OperationCanceledException)
+        {
+            // Redis is gone at shutdown: what this replica counted since the last flush is lost with it.
         }
     }
 

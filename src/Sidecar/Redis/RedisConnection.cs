@@ -7,8 +7,8 @@ namespace InferenceSidecar.Redis;
 /// The one shared <see cref="ConnectionMultiplexer"/> for <c>ConnectionStrings:Redis</c>. It connects in the background
 /// (<c>abortConnect=false</c>), so the sidecar starts and serves while Redis is down, and reconnects by itself.
 /// StackExchange.Redis 1.2.6 has no async timeout, so every call goes through <see cref="RunAsync{T}"/>.
-/// While Redis is failing, one call at a time — at most one per <see cref="ProbeInterval"/> — probes it and every
-/// other call fails at once: a frozen Redis costs one caller the timeout, not every request.
+/// While Redis is failing, one fail-fast call at a time — at most one per <see cref="ProbeInterval"/> — probes it and
+/// every other fail-fast call fails at once: a frozen Redis costs one request the timeout, not every request.
 /// </summary>
 internal sealed partial class RedisConnection : IDisposable
 {
@@ -16,6 +16,7 @@ internal sealed partial class RedisConnection : IDisposable
     private readonly SidecarMetrics _metrics;
     private readonly ILogger<RedisConnection> _logger;
     private readonly TimeProvider _time;
+    private readonly long _probeTicks;
     private int _failing;
     private int _probing;
     private long _nextProbe;
@@ -25,6 +26,7 @@ internal sealed partial class RedisConnection : IDisposable
         _metrics = metrics;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _probeTicks = (long)(ProbeInterval.TotalSeconds * _time.TimestampFrequency);
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
         if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
@@ -69,12 +71,13 @@ internal sealed partial class RedisConnection : IDisposable
 
     /// <summary>
     /// Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as
-    /// <see cref="RedisUnavailableException"/>. While Redis is failing, a call that is not the probe throws at once
-    /// without touching Redis (and is not counted as a Redis error).
+    /// <see cref="RedisUnavailableException"/>. While Redis is failing, a <paramref name="failFast"/> call (one a request
+    /// waits on) that is not the probe throws at once without touching Redis, and is not counted as a Redis error;
+    /// background calls (<paramref name="failFast"/> false) always try Redis, and their success ends the outage too.
     /// </summary>
-    public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken, bool failFast = true)
     {
-        if (Volatile.Read(ref _failing) == 0)
+        if (!failFast || Volatile.Read(ref _failing) == 0)
         {
             return CallAsync(call, timeout, probe: false, cancellationToken);
         }
@@ -85,7 +88,7 @@ internal sealed partial class RedisConnection : IDisposable
             return Task.FromException<T>(new RedisUnavailableException("SkippedWhileFailing"));
         }
 
-        Interlocked.Exchange(ref _nextProbe, now + (long)(ProbeInterval.TotalSeconds * _time.TimestampFrequency));
+        Interlocked.Exchange(ref _nextProbe, now + _probeTicks);
         return CallAsync(call, timeout, probe: true, cancellationToken);
     }
 
@@ -113,7 +116,7 @@ internal sealed partial class RedisConnection : IDisposable
             _metrics.RedisError();
             if (Interlocked.Exchange(ref _failing, 1) == 0)
             {
-                Interlocked.Exchange(ref _nextProbe, _time.GetTimestamp() + (long)(ProbeInterval.TotalSeconds * _time.TimestampFrequency));
+                Interlocked.Exchange(ref _nextProbe, _time.GetTimestamp() + _probeTicks);
                 LogFailing(_logger, ex.GetType().Name);
             }
 

@@ -19,6 +19,7 @@ public sealed class RedisConnectionTests : IAsyncLifetime
         _redis = await RedisServer.StartAsync();
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(meters), NullLogger<RedisConnection>.Instance, _time);
+        await _connection.ServingAsync();
     }
 
     public async Task DisposeAsync()
@@ -33,7 +34,6 @@ public sealed class RedisConnectionTests : IAsyncLifetime
     public async Task RunAsync_RedisFrozen_OneProbeAtATimeOthersFailWithoutWaiting()
     {
         // Arrange: connected, then frozen; the first call times out and marks Redis as failing.
-        await Ping(TimeSpan.FromSeconds(5));
         _redis.Freeze();
         var first = await Record.ExceptionAsync(() => Ping(TimeSpan.FromMilliseconds(200)));
 
@@ -63,7 +63,6 @@ public sealed class RedisConnectionTests : IAsyncLifetime
     public async Task RunAsync_ProbeCancelledByCaller_NextCallProbesAgain()
     {
         // Arrange
-        await Ping(TimeSpan.FromSeconds(5));
         _redis.Freeze();
         await Record.ExceptionAsync(() => Ping(TimeSpan.FromMilliseconds(200)));
         _time.Advance(RedisConnection.ProbeInterval);
@@ -82,5 +81,27 @@ public sealed class RedisConnectionTests : IAsyncLifetime
         Assert.IsAssignableFrom<OperationCanceledException>(cancelledError);
         Assert.True(nextWentToRedis, "after a cancelled probe no call probes Redis any more");
         await next.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task RunAsync_BackgroundCallWhileFailing_GoesToRedisAndEndsTheOutage()
+    {
+        // Arrange: Redis failing, and a fail-fast call would be turned away (no time has passed since the failure).
+        _redis.Freeze();
+        await Record.ExceptionAsync(() => Ping(TimeSpan.FromMilliseconds(200)));
+        var turnedAway = Ping(TimeSpan.FromSeconds(30));
+
+        // Act
+        var background = _connection.RunAsync(db => db.PingAsync(), TimeSpan.FromSeconds(30), CancellationToken.None, failFast: false);
+        var backgroundWentToRedis = !background.IsCompleted;
+        _redis.Thaw();
+        await background.WaitAsync(TimeSpan.FromSeconds(10));
+        var afterwards = Ping(TimeSpan.FromSeconds(30));
+
+        // Assert: the background call waited for Redis; its success let the next fail-fast call through at once.
+        Assert.True(turnedAway.IsFaulted);
+        Assert.True(backgroundWentToRedis, "a background call was turned away");
+        Assert.True(background.IsCompletedSuccessfully);
+        Assert.True(await afterwards.WaitAsync(TimeSpan.FromSeconds(10)) >= TimeSpan.Zero);
     }
 }

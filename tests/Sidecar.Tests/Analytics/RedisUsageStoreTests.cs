@@ -1,0 +1,56 @@
+using InferenceSidecar.Analytics;
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Metrics;
+using InferenceSidecar.Redis;
+using InferenceSidecar.Testing;
+using InferenceSidecar.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace InferenceSidecar.Tests.Analytics;
+
+/// <summary>The shared usage store against a real redis-server.</summary>
+public sealed class RedisUsageStoreTests : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _time = new();
+    private RedisServer _redis = null!;
+    private RedisConnection _connection = null!;
+    private LiveOptions<SidecarOptions> _live = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        var services = new ServiceCollection().AddMetrics().AddOptions().BuildServiceProvider();
+        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), NullLogger<RedisConnection>.Instance, _time);
+        await _connection.ServingAsync();
+        _live = new LiveOptions<SidecarOptions>(
+            Options.Create(new SidecarOptions()), services.GetRequiredService<IOptionsMonitor<SidecarOptions>>(), [], NullLogger<LiveOptions<SidecarOptions>>.Instance);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _live.Dispose();
+        _connection.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task FlushAsync_RedisBackButStillMarkedFailing_RowsReachRedis()
+    {
+        // Arrange: a request-path call failed on a frozen Redis, which then came back; no time has passed, so a
+        // fail-fast call would still be turned away (this is where the shutdown flush would have lost its rows).
+        _redis.Freeze();
+        await Record.ExceptionAsync(() => _connection.RunAsync(db => db.PingAsync(), TimeSpan.FromMilliseconds(200), CancellationToken.None));
+        _redis.Thaw();
+        var store = new RedisUsageStore(_connection, _live);
+        store.Add(new UsageKey("2026-01-01", "alice", "gpt-4o"), new UsageEvent(1, 10, 5, 0, 0, 0));
+
+        // Act
+        var error = await Record.ExceptionAsync(() => store.FlushAsync(CancellationToken.None));
+
+        // Assert
+        Assert.Null(error);
+        Assert.NotEqual(":0", await _redis.CommandAsync("HLEN " + RedisUsageStore.Key("2026-01-01")));
+    }
+}
