@@ -44,7 +44,7 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
         foreach (var endpoint in redis.Multiplexer.GetEndPoints())
         {
             var server = redis.Multiplexer.GetServer(endpoint);
-            if (!server.IsConnected || server.IsSlave)
+            if (!server.IsConnected || server.IsReplica)
             {
                 continue;
             }

@@ -6,7 +6,7 @@ namespace InferenceSidecar.Redis;
 /// <summary>
 /// The one shared <see cref="ConnectionMultiplexer"/> for <c>ConnectionStrings:Redis</c>. It connects in the background
 /// (<c>abortConnect=false</c>), so the sidecar starts and serves while Redis is down, and reconnects by itself.
-/// StackExchange.Redis 1.2.6 has no async timeout, so every call goes through <see cref="RunAsync{T}"/>.
+/// Every call goes through <see cref="RunAsync{T}"/>, which bounds it by <c>RedisTimeout</c>.
 /// While Redis is failing, one fail-fast call at a time — at most one per <see cref="ProbeInterval"/> — probes it and
 /// every other fail-fast call fails at once: a frozen Redis costs one request the timeout, not every request.
 /// </summary>
