@@ -37,6 +37,9 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
         return 1
         """;
 
+    /// <summary>The scripts this store runs, loaded on every primary during warm-up.</summary>
+    public static IReadOnlyList<string> Scripts { get; } = [AddScript];
+
     private readonly SemaphoreSlim _flushing = new(1, 1);
     private readonly object _swap = new();
     private UsageTable _pending = new(live.Current.Usage.MaxRows);

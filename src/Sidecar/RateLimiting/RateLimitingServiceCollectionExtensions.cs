@@ -33,6 +33,7 @@ internal static class RateLimitingServiceCollectionExtensions
             sp.GetRequiredService<MemoryRateLimitStore>(),
             sp.GetRequiredService<SidecarMetrics>(),
             sp.GetRequiredService<RedisRateLimitStore>()));
+        services.AddHostedService<RedisWarmUpService>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
         return services;
     }

@@ -99,6 +99,9 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         return n
         """;
 
+    /// <summary>The scripts this store runs, loaded on every primary during warm-up.</summary>
+    public static IReadOnlyList<string> Scripts { get; } = [ReserveScript, AdjustScript];
+
     public async ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken)
     {
         var keys = new RedisKey[buckets.Count];

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using InferenceSidecar.Metrics;
 using StackExchange.Redis;
 
@@ -6,27 +7,52 @@ namespace InferenceSidecar.Redis;
 /// <summary>
 /// The one shared <see cref="ConnectionMultiplexer"/> for <c>ConnectionStrings:Redis</c>. It connects in the background
 /// (<c>abortConnect=false</c>), so the sidecar starts and serves while Redis is down, and reconnects by itself.
-/// Every call goes through <see cref="RunAsync{T}"/>, which bounds it by <c>RedisTimeout</c>.
-/// While Redis is failing, one fail-fast call at a time — at most one per <see cref="ProbeInterval"/> — probes it and
-/// every other fail-fast call fails at once: a frozen Redis costs one request the timeout, not every request.
 /// </summary>
+/// <remarks>
+/// <para>
+/// <b>Warm-up.</b> <see cref="WarmUpAsync"/> connects and loads every registered Lua script (<c>SCRIPT LOAD</c> on each
+/// primary) before <c>/health/ready</c> says ready, and request-path calls made before the first attempt has ended wait
+/// for it: a cold start never sends its first burst to a connection that is still handshaking.
+/// </para>
+/// <para>
+/// <b>When Redis counts as down.</b> A call that has no answer after <c>RedisTimeout</c> is <i>late</i>, not failed.
+/// A late call waits on while Redis is visibly alive (some call got an answer within the last
+/// <see cref="SilenceFactor"/> × <c>RedisTimeout</c>): a healthy Redis behind a busy client (a cold burst, a GC pause)
+/// answers every call and admits exactly. Redis is declared down, and every waiting call fails at once to the
+/// <c>FailureMode</c> fallback, when the connection is lost, when it has been silent for that long with calls
+/// outstanding, or when a call gets no answer within <see cref="MaxWait"/>.
+/// </para>
+/// <para>
+/// <b>While down</b>, one fail-fast call at a time, at most one per <see cref="ProbeInterval"/>, probes Redis with the
+/// plain <c>RedisTimeout</c>, and every other fail-fast call fails at once: a frozen Redis costs the requests of its
+/// first moments a wait, not every request. Background calls (<c>failFast: false</c>) always try Redis, and their
+/// success ends the outage too.
+/// </para>
+/// </remarks>
 internal sealed partial class RedisConnection : IDisposable
 {
     private readonly ConnectionMultiplexer _multiplexer;
+    private readonly SocketManager _sockets;
     private readonly SidecarMetrics _metrics;
     private readonly ILogger<RedisConnection> _logger;
     private readonly TimeProvider _time;
     private readonly long _probeTicks;
+    private readonly ConcurrentDictionary<string, byte> _scripts = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _outage = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _failing;
     private int _probing;
+    private int _warm;
     private long _nextProbe;
+    private long _lastAnswer;
+    private long _answeredSeen = -1;
 
     public RedisConnection(string connectionString, SidecarMetrics metrics, ILogger<RedisConnection> logger, TimeProvider? time = null)
     {
         _metrics = metrics;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _probeTicks = (long)(ProbeInterval.TotalSeconds * _time.TimestampFrequency);
+        _probeTicks = ToTicks(ProbeInterval);
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
         if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
@@ -39,14 +65,41 @@ internal sealed partial class RedisConnection : IDisposable
             options.ConnectRetry = 1;
         }
 
+        if (!connectionString.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            options.AsyncTimeout = (int)MaxWait.TotalMilliseconds;
+        }
+
         options.KeepAlive = 1;
+
+        // Replies are read on two dedicated threads, not the thread pool: under a cold-start burst the pool's queue holds
+        // hundreds of request work items, and a reader queued behind them made a healthy Redis look silent.
+        _sockets = new SocketManager("sidecar-redis", workerCount: 2, SocketManager.SocketManagerOptions.UseHighPrioritySocketThreads);
+        options.SocketManager = _sockets;
         _multiplexer = ConnectionMultiplexer.Connect(options);
+        _multiplexer.ConnectionFailed += OnConnectionFailed;
+        _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
 
-    /// <summary>While Redis is failing, how often a call may try it (the others fail at once).</summary>
+    /// <summary>While Redis is down, how often a call may try it (the others fail at once).</summary>
     public static TimeSpan ProbeInterval { get; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How many <c>RedisTimeout</c>s of silence, with calls outstanding, declare Redis down.</summary>
+    public const int SilenceFactor = 4;
+
+    /// <summary>The longest any call waits for an answer, however alive Redis looks.</summary>
+    public static TimeSpan MaxWait { get; } = TimeSpan.FromSeconds(2);
+
     public bool IsConnected => _multiplexer.IsConnected;
+
+    /// <summary>True once the connection has served and the scripts are loaded.</summary>
+    public bool IsWarm => Volatile.Read(ref _warm) == 1;
+
+    /// <summary>True while Redis is declared down (request-path calls fall back).</summary>
+    public bool IsFailing => Volatile.Read(ref _failing) == 1;
+
+    /// <summary>Completes when the first warm-up attempt has ended, whether it succeeded or not.</summary>
+    public Task FirstAttempt => _firstAttempt.Task;
 
     public IDatabase Database => _multiplexer.GetDatabase();
 
@@ -69,17 +122,104 @@ internal sealed partial class RedisConnection : IDisposable
         }
     }
 
+    /// <summary>Registers a Lua script to load on every primary during warm-up and after each reconnect.</summary>
+    public void RegisterScript(string script) => _scripts.TryAdd(script, 0);
+
     /// <summary>
-    /// Runs one Redis call with a timeout; any failure is counted, logged once per outage and rethrown as
-    /// <see cref="RedisUnavailableException"/>. While Redis is failing, a <paramref name="failFast"/> call (one a request
-    /// waits on) that is not the probe throws at once without touching Redis, and is not counted as a Redis error;
-    /// background calls (<paramref name="failFast"/> false) always try Redis, and their success ends the outage too.
+    /// Connects and loads the registered scripts, retrying until it succeeds or <paramref name="cancellationToken"/> ends.
+    /// <see cref="FirstAttempt"/> completes after the first try, so readiness and early requests wait at most one try.
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (await TryLoadScriptsAsync())
+                {
+                    Volatile.Write(ref _warm, 1);
+                    MarkAnswered();
+                    if (Interlocked.Exchange(ref _failing, 0) == 1)
+                    {
+                        LogRecovered(_logger);
+                    }
+
+                    LogWarm(_logger, _scripts.Count);
+                    return;
+                }
+
+                _firstAttempt.TrySetResult();
+                await Task.Delay(ProbeInterval * 5, _time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _firstAttempt.TrySetResult();
+        }
+    }
+
+    private async Task<bool> TryLoadScriptsAsync()
+    {
+        if (!_multiplexer.IsConnected)
+        {
+            // The background connect may still be in its first handshake: give it up to its connect timeout.
+            var until = _time.GetTimestamp() + ToTicks(TimeSpan.FromMilliseconds(_multiplexer.TimeoutMilliseconds + 1000));
+            while (!_multiplexer.IsConnected && _time.GetTimestamp() < until)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time);
+            }
+        }
+
+        try
+        {
+            foreach (var endpoint in _multiplexer.GetEndPoints())
+            {
+                var server = _multiplexer.GetServer(endpoint);
+                if (!server.IsConnected || server.IsReplica)
+                {
+                    continue;
+                }
+
+                await server.PingAsync().WaitAsync(MaxWait, _time);
+                foreach (var script in _scripts.Keys)
+                {
+                    await server.ScriptLoadAsync(script).WaitAsync(MaxWait, _time);
+                }
+            }
+
+            // One round trip through the interactive connection the request path uses.
+            await _multiplexer.GetDatabase().PingAsync().WaitAsync(MaxWait, _time);
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogWarmUpFailed(_logger, ex.GetType().Name);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Runs one Redis call; a failure is counted, logged once per outage and rethrown as
+    /// <see cref="RedisUnavailableException"/>. <paramref name="timeout"/> is <c>RedisTimeout</c>: see the remarks on the
+    /// class for what a call past it does. While Redis is down, a <paramref name="failFast"/> call (one a request waits
+    /// on) that is not the probe throws at once without touching Redis; background calls (<paramref name="failFast"/>
+    /// false) always try Redis with the plain timeout.
     /// </summary>
     public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken, bool failFast = true)
     {
-        if (!failFast || Volatile.Read(ref _failing) == 0)
+        if (!failFast)
         {
-            return CallAsync(call, timeout, probe: false, cancellationToken);
+            return CallAsync(call, timeout, CallKind.Background, cancellationToken);
+        }
+
+        if (Volatile.Read(ref _failing) == 0)
+        {
+            return IsWarm || _firstAttempt.Task.IsCompleted
+                ? CallAsync(call, timeout, CallKind.Request, cancellationToken)
+                : AfterFirstAttemptAsync(call, timeout, cancellationToken);
         }
 
         var now = _time.GetTimestamp();
@@ -89,17 +229,36 @@ internal sealed partial class RedisConnection : IDisposable
         }
 
         Interlocked.Exchange(ref _nextProbe, now + _probeTicks);
-        return CallAsync(call, timeout, probe: true, cancellationToken);
+        return CallAsync(call, timeout, CallKind.Probe, cancellationToken);
     }
 
-    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, bool probe, CancellationToken cancellationToken)
+    private async Task<T> AfterFirstAttemptAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        await _firstAttempt.Task.WaitAsync(cancellationToken);
+        return await RunAsync(call, timeout, cancellationToken);
+    }
+
+    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CallKind kind, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var outage = _outage.Task;
         try
         {
-            // ForceYielding: StackExchange.Redis 1.x completes async calls on its completion queue, which one worker
-            // drains at a time; run inline there, the rest of every request after a Redis call (the whole proxying)
-            // would be serialized on that one thread. Resume on the thread pool instead.
-            var result = await call(_multiplexer.GetDatabase()).WaitAsync(timeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            var pending = call(_multiplexer.GetDatabase());
+            T result;
+            try
+            {
+                // ForceYielding: the multiplexer completes a call on its reader thread, and the code after this await is
+                // the rest of the request (the whole proxying, and on a cold start its JIT). Run inline there, it keeps
+                // the reader from reading every other reply meanwhile. Resume on the thread pool instead.
+                result = await pending.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            }
+            catch (TimeoutException) when (kind == CallKind.Request)
+            {
+                result = await WaitWhileAliveAsync(pending, timeout, started, outage, cancellationToken);
+            }
+
+            MarkAnswered();
             if (Interlocked.Exchange(ref _failing, 0) == 1)
             {
                 LogRecovered(_logger);
@@ -111,31 +270,175 @@ internal sealed partial class RedisConnection : IDisposable
         {
             throw;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or RedisTimeoutException or RedisConnectionException or OperationCanceledException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException or RedisUnavailableException)
         {
-            _metrics.RedisError();
-            if (Interlocked.Exchange(ref _failing, 1) == 0)
+            var reason = ex is RedisUnavailableException unavailable ? unavailable.Reason : ex.GetType().Name;
+            if (reason != OutageReason)
             {
-                Interlocked.Exchange(ref _nextProbe, _time.GetTimestamp() + _probeTicks);
-                LogFailing(_logger, ex.GetType().Name);
+                _metrics.RedisError();
+                if (ex is not RedisServerException)
+                {
+                    // A server error (a script bug, a wrong type) is an answer: Redis is up. Anything else is an outage.
+                    DeclareOutage(reason);
+                }
             }
 
-            throw new RedisUnavailableException(ex.GetType().Name);
+            throw ex as RedisUnavailableException ?? new RedisUnavailableException(reason);
         }
         finally
         {
-            if (probe)
+            if (kind == CallKind.Probe)
             {
                 Volatile.Write(ref _probing, 0);
             }
         }
     }
 
-    public void Dispose() => _multiplexer.Dispose();
+    private const string OutageReason = "RedisDown";
 
-    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Redis is unavailable ({ExceptionType}); shared limits fall back per FailureMode until it returns.")]
-    private static partial void LogFailing(ILogger logger, string exceptionType);
+    /// <summary>Waits for a late call while Redis is visibly alive; fails it when Redis is declared down.</summary>
+    private async Task<T> WaitWhileAliveAsync<T>(Task<T> pending, TimeSpan timeout, long started, Task outage, CancellationToken cancellationToken)
+    {
+        var silence = ToTicks(timeout) * SilenceFactor;
+        var deadline = started + ToTicks(MaxWait);
+        var confirming = false;
+        while (true)
+        {
+            if (pending.IsCompleted)
+            {
+                return await pending.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            }
+
+            ObserveProgress();
+            var now = _time.GetTimestamp();
+            var lastSign = Math.Max(Interlocked.Read(ref _lastAnswer), started);
+            if (outage.IsCompleted)
+            {
+                Observe(pending);
+                throw new RedisUnavailableException(OutageReason);
+            }
+
+            if (now >= deadline || !_multiplexer.IsConnected)
+            {
+                Observe(pending);
+                throw new TimeoutException("No answer from Redis.");
+            }
+
+            if (now - lastSign >= silence)
+            {
+                if (confirming)
+                {
+                    Observe(pending);
+                    throw new TimeoutException("No answer from Redis.");
+                }
+
+                // Confirm the silence once, one RedisTimeout later: after a stall of this process (a GC pause on a busy
+                // node) the timers can fire before the reader has caught up with the replies that arrived meanwhile.
+                confirming = true;
+                await Task.WhenAny(pending, outage, Task.Delay(timeout, _time, cancellationToken)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                cancellationToken.ThrowIfCancellationRequested();
+                continue;
+            }
+
+            confirming = false;
+            // Alive but busy: wait until the silence would reach its limit (or the answer, or an outage), then look again.
+            var wait = TimeSpan.FromSeconds(Math.Max(1.0, Math.Min(lastSign + silence, deadline) - now) / _time.TimestampFrequency);
+            using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var timer = Task.Delay(wait, _time, delay.Token);
+            var first = await Task.WhenAny(pending, outage, timer).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            await delay.CancelAsync();
+            if (first == pending)
+            {
+                return await pending.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static void Observe(Task task) => task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>
+    /// Marks Redis as answering when the multiplexer has read replies since the last look. Replies are read on the
+    /// multiplexer's own socket threads, so this sees a live Redis even while this process's thread pool is too busy to
+    /// run the continuations of the calls (a cold burst). Slow path only: it reads the connection counters.
+    /// </summary>
+    private void ObserveProgress()
+    {
+        var counters = _multiplexer.GetCounters().Interactive;
+        var answered = counters.OperationCount - counters.SentItemsAwaitingResponse - counters.PendingUnsentItems;
+        if (Interlocked.Exchange(ref _answeredSeen, answered) != answered)
+        {
+            MarkAnswered();
+        }
+    }
+
+    private void MarkAnswered() => Interlocked.Exchange(ref _lastAnswer, _time.GetTimestamp());
+
+    private void DeclareOutage(string reason)
+    {
+        if (Interlocked.Exchange(ref _failing, 1) == 0)
+        {
+            Interlocked.Exchange(ref _nextProbe, _time.GetTimestamp() + _probeTicks);
+            var outage = Interlocked.Exchange(ref _outage, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            outage.TrySetResult();
+            LogFailing(_logger, reason);
+        }
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Interactive)
+        {
+            DeclareOutage(e.FailureType.ToString());
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType != ConnectionType.Interactive)
+        {
+            return;
+        }
+
+        // A restarted Redis has lost its scripts: load them again, then let the next call probe at once.
+        _ = Task.Run(async () =>
+        {
+            if (await TryLoadScriptsAsync())
+            {
+                Volatile.Write(ref _warm, 1);
+            }
+
+            Interlocked.Exchange(ref _nextProbe, 0);
+        });
+    }
+
+    private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    public void Dispose()
+    {
+        _multiplexer.ConnectionFailed -= OnConnectionFailed;
+        _multiplexer.ConnectionRestored -= OnConnectionRestored;
+        _multiplexer.Dispose();
+        _sockets.Dispose();
+    }
+
+    private enum CallKind
+    {
+        Request,
+        Probe,
+        Background,
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Redis is unavailable ({Reason}); shared limits fall back per FailureMode until it returns.")]
+    private static partial void LogFailing(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Redis is reachable again; shared limits are enforced.")]
     private static partial void LogRecovered(ILogger logger);
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Redis connected and {ScriptCount} scripts loaded; shared limits are enforced.")]
+    private static partial void LogWarm(ILogger logger, int scriptCount);
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Redis warm-up failed ({ExceptionType}); retrying in the background.")]
+    private static partial void LogWarmUpFailed(ILogger logger, string exceptionType);
 }

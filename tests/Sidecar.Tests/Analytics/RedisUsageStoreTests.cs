@@ -2,18 +2,18 @@ using InferenceSidecar.Analytics;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Metrics;
 using InferenceSidecar.Redis;
-using InferenceSidecar.Testing;
 using InferenceSidecar.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceSidecar.Tests.Analytics;
 
 /// <summary>The shared usage store against a real redis-server.</summary>
 public sealed class RedisUsageStoreTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private RedisServer _redis = null!;
     private RedisConnection _connection = null!;
     private LiveOptions<SidecarOptions> _live = null!;
@@ -40,8 +40,7 @@ public sealed class RedisUsageStoreTests : IAsyncLifetime
     {
         // Arrange: a request-path call failed on a frozen Redis, which then came back; no time has passed, so a
         // fail-fast call would still be turned away (this is where the shutdown flush would have lost its rows).
-        _redis.Freeze();
-        await Record.ExceptionAsync(() => _connection.RunAsync(db => db.PingAsync(), TimeSpan.FromMilliseconds(200), CancellationToken.None));
+        await _connection.DeclareDownAsync(_redis, _time, TimeSpan.FromMilliseconds(50));
         _redis.Thaw();
         var store = new RedisUsageStore(_connection, _live);
         store.Add(new UsageKey("2026-01-01", "alice", "gpt-4o"), new UsageEvent(1, 10, 5, 0, 0, 0));

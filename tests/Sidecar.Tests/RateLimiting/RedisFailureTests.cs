@@ -134,4 +134,65 @@ public sealed class RedisFailureTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(503, (int)ready.StatusCode);
         Assert.True(recovery <= TimeSpan.FromSeconds(5), $"came back after {recovery.TotalSeconds:0.0} s");
     }
+
+    [Fact]
+    public async Task Closed_RedisFrozen_ReadyTurns503BeforeAnyRequestAndBackAfterThaw()
+    {
+        // Arrange
+        await using var sidecar = await StartSidecarAsync("Closed");
+        await SendAsync(sidecar, "warm", 1);
+        var readyBefore = await sidecar.Management.GetAsync("health/ready");
+
+        // Act: Redis freezes (connections stay open, nothing answers); no request is sent before readiness is asked.
+        _redis.Freeze();
+        var readyFrozen = await sidecar.Management.GetAsync("health/ready");
+        var frozenBody = await readyFrozen.Content.ReadAsStringAsync();
+        var (status, _, _) = await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "frozen-closed")));
+        _redis.Thaw();
+        var clock = Stopwatch.StartNew();
+        HttpResponseMessage readyAfter;
+        do
+        {
+            readyAfter = await sidecar.Management.GetAsync("health/ready");
+        }
+        while (readyAfter.StatusCode != System.Net.HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(10));
+
+        // Assert: readiness says what requests see (503 while Redis is frozen), then recovers by itself.
+        Assert.Equal(200, (int)readyBefore.StatusCode);
+        Assert.Equal(503, (int)readyFrozen.StatusCode);
+        Assert.Contains("FailureMode is Closed", frozenBody, StringComparison.Ordinal);
+        Assert.Equal(503, status);
+        Assert.Equal(200, (int)readyAfter.StatusCode);
+        Assert.Equal(200, (await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "after-thaw")))).Status);
+    }
+
+    [Fact]
+    public async Task Open_StartedWhileRedisFrozen_NotReadyUntilConnectedThenLimitsShared()
+    {
+        // Arrange: Redis accepts the TCP connection but answers nothing while the sidecar starts.
+        _redis.Freeze();
+        var starting = StartSidecarAsync("Open");
+        await using var sidecar = await starting;
+        var readyWhileConnecting = await sidecar.Management.GetAsync("health/ready");
+        var connectingBody = await readyWhileConnecting.Content.ReadAsStringAsync();
+
+        // Act
+        _redis.Thaw();
+        var clock = Stopwatch.StartNew();
+        string body;
+        do
+        {
+            body = await (await sidecar.Management.GetAsync("health/ready")).Content.ReadAsStringAsync();
+        }
+        while (!body.Contains("\"redis\":{\"status\":\"Healthy\"", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(15));
+        var (status, _, _) = await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "after-start")));
+
+        // Assert: not ready while connecting; once Redis answers it turns healthy and limits go to Redis.
+        output.WriteLine(connectingBody);
+        Assert.Equal(503, (int)readyWhileConnecting.StatusCode);
+        Assert.Contains("Connecting to Redis", connectingBody, StringComparison.Ordinal);
+        Assert.Contains("\"redis\":{\"status\":\"Healthy\"", body, StringComparison.Ordinal);
+        Assert.Equal(200, status);
+        Assert.Equal(":1", await _redis.CommandAsync("EXISTS rl:{after-start}:gpt-4o:req"));
+    }
 }

@@ -21,6 +21,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(meters), NullLogger<RedisConnection>.Instance);
         _store = new RedisRateLimitStore(_connection, () => TimeSpan.FromSeconds(2));
+        await _connection.ServingAsync();
     }
 
     public async Task DisposeAsync()
