@@ -273,6 +273,8 @@ func checkAll(c *checker, objects []object) {
 					c.fail("%s: appsettings.json is not JSON: %v", o.file, err)
 				} else if _, ok := cfg["ReverseProxy"]; !ok {
 					c.fail("%s: appsettings.json has no ReverseProxy section", o.file)
+				} else {
+					checkExpectedReplicas(c, o.file, cfg, objects)
 				}
 			}
 		}
@@ -485,3 +487,29 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// checkExpectedReplicas: the rendered Sidecar:RateLimits:ExpectedReplicas is a whole number >= 1 and, where this render
+// has the Deployment, at least its replica count and at least the HPA's maxReplicas, so that failing open never admits
+// more than the limit across replicas.
+func checkExpectedReplicas(c *checker, where string, cfg map[string]interface{}, objects []object) {
+	sidecar, _ := cfg["Sidecar"].(map[string]interface{})
+	limits, _ := sidecar["RateLimits"].(map[string]interface{})
+	n, ok := limits["ExpectedReplicas"].(float64)
+	if !ok || n < 1 || n != float64(int(n)) {
+		c.fail("%s: Sidecar.RateLimits.ExpectedReplicas is %v, want a whole number >= 1", where, limits["ExpectedReplicas"])
+		return
+	}
+	for _, o := range objects {
+		switch v := o.obj.(type) {
+		case *Deployment:
+			if v.Spec.Replicas != nil && int(n) < *v.Spec.Replicas {
+				c.fail("%s: ExpectedReplicas %d < %s replicas %d", where, int(n), o.file, *v.Spec.Replicas)
+			}
+		case *HorizontalPodAutoscaler:
+			if int(n) < v.Spec.MaxReplicas {
+				c.fail("%s: ExpectedReplicas %d < %s maxReplicas %d", where, int(n), o.file, v.Spec.MaxReplicas)
+			}
+		}
+	}
+}
+

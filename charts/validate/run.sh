@@ -58,6 +58,7 @@ scenario app-with-sidecar ConfigMap,Deployment,Secret -chart "$chart/examples/ap
 must_fail broken-wrong-type -chart "$chart" -f "$here/testdata/broken-wrong-type.yaml"
 must_fail broken-port-range -chart "$chart" -f "$here/testdata/broken-port-range.yaml"
 must_fail broken-security -chart "$chart" -f "$here/testdata/broken-security.yaml"
+must_fail broken-expected-replicas -chart "$chart" -f "$here/testdata/broken-expected-replicas.yaml"
 must_fail broken-label -chart "$chart" -f "$here/testdata/broken-label.yaml"
 
 # The example app's pod must really hold both containers and the sidecar's volumes.

@@ -43,9 +43,34 @@ app.kubernetes.io/component: {{ .Values.mode }}
 {{- end -}}
 {{- end -}}
 
-{{/* The appsettings JSON the ConfigMap holds: config plus the admin token file reference when a token is set. */}}
+{{/*
+How many replicas share one Redis, for Sidecar:RateLimits:ExpectedReplicas (while Redis is down, FailureMode Open admits
+limit / ExpectedReplicas per replica): expectedReplicas when set; else in gateway mode the HPA's maxReplicas when
+autoscaling is on, or replicaCount; in sidecar mode replicaCount (set it to your app's replica count or HPA maximum).
+*/}}
+{{- define "inference-sidecar.expectedReplicas" -}}
+{{- if .Values.expectedReplicas -}}
+{{- .Values.expectedReplicas -}}
+{{- else if and (eq .Values.mode "gateway") .Values.autoscaling.enabled -}}
+{{- .Values.autoscaling.maxReplicas -}}
+{{- else -}}
+{{- .Values.replicaCount -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The appsettings JSON the ConfigMap holds: config, plus RateLimits:ExpectedReplicas from the replica count unless config
+sets it, plus the admin token file reference when a token is set.
+*/}}
 {{- define "inference-sidecar.appsettings" -}}
 {{- $config := deepCopy .Values.config -}}
+{{- $sidecarConfig := get $config "Sidecar" | default dict -}}
+{{- $limits := get $sidecarConfig "RateLimits" | default dict -}}
+{{- if not (hasKey $limits "ExpectedReplicas") -}}
+{{- $_ := set $limits "ExpectedReplicas" (include "inference-sidecar.expectedReplicas" . | int) -}}
+{{- end -}}
+{{- $_ := set $sidecarConfig "RateLimits" $limits -}}
+{{- $_ := set $config "Sidecar" $sidecarConfig -}}
 {{- if or .Values.adminToken.existingSecret .Values.adminToken.value -}}
 {{- $sidecar := get $config "Sidecar" | default dict -}}
 {{- $_ := set $sidecar "Admin" (dict "Token" "file:/var/run/secrets/inference-sidecar/admin/token") -}}

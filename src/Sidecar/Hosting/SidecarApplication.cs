@@ -22,8 +22,10 @@ internal static class SidecarApplication
 {
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null, Action<LoggerConfiguration>? logging = null)
     {
-        // On a 2-core pod the thread pool starts with 2 workers and grows slowly; a burst of requests that all wait on
-        // Redis (StackExchange.Redis 1.x completes on pool threads) then times out. Start with a few more.
+        // On a 2-core pod the thread pool starts with 2 workers and grows slowly. A cold-start burst (every request JITs
+        // the pipeline) then queues Redis continuations behind hundreds of work items long enough to look like an outage:
+        // the 200-request cold-burst replica test (ReplicaAccuracyTests) failed 3 runs of 3 without this line. Start
+        // with a few more workers.
         ThreadPool.GetMinThreads(out var workers, out var io);
         ThreadPool.SetMinThreads(Math.Max(workers, 16), Math.Max(io, 16));
 
