@@ -61,7 +61,8 @@ internal static class KeyScrubber
     /// <summary>A header value with the key scrubbed in any encoding, or null when it does not occur.</summary>
     public static string? Scrub(string value, string key)
     {
-        if (value.Length < 3 || (!value.Contains(key[0]) && !value.Contains('\\') && !value.Contains('%')))
+        // Fast path, no allocation: a value without the key in clear and without any escape cannot hold it.
+        if (value.Length == 0 || (!value.Contains(key, StringComparison.Ordinal) && value.AsSpan().IndexOfAny('\\', '%') < 0))
         {
             return null;
         }
