@@ -33,6 +33,19 @@ public sealed record FakeBehavior
     /// <summary>Extra response headers, e.g. account headers the sidecar must strip.</summary>
     public IReadOnlyDictionary<string, string> ResponseHeaders { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Input tokens reported as served from the prompt cache (OpenAI <c>prompt_tokens_details.cached_tokens</c>, inside
+    /// <c>prompt_tokens</c>; Anthropic <c>cache_read_input_tokens</c>, beside <c>input_tokens</c>). The total input stays
+    /// <see cref="FakeUsage.InputTokens"/>.
+    /// </summary>
+    public int CachedInputTokens { get; init; }
+
+    /// <summary>Anthropic only: input tokens reported as written to the cache (<c>cache_creation_input_tokens</c>).</summary>
+    public int CacheWriteTokens { get; init; }
+
+    /// <summary>Anthropic only: how many of <see cref="CacheWriteTokens"/> are 1-hour writes (<c>cache_creation.ephemeral_1h_input_tokens</c>).</summary>
+    public int CacheWrite1hTokens { get; init; }
+
     /// <summary>Text put in the error message of non-200 answers (lets tests check what is echoed).</summary>
     public string ErrorMessage { get; init; } = "The fake provider was told to fail.";
 }

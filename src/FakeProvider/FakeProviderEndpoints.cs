@@ -119,17 +119,17 @@ public static class FakeProviderEndpoints
 
         if (anthropic)
         {
-            await (stream ? StreamAnthropicAsync(context, behavior, model, input, words, truncated) : WriteAnthropicAsync(context, model, input, words, truncated));
+            await (stream ? StreamAnthropicAsync(context, behavior, model, input, words, truncated) : WriteAnthropicAsync(context, behavior, model, input, words, truncated));
         }
         else
         {
             var includeUsage = json.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
                 && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
-            await (stream ? StreamOpenAIAsync(context, behavior, model, input, words, truncated, includeUsage) : WriteOpenAIAsync(context, model, input, words, truncated));
+            await (stream ? StreamOpenAIAsync(context, behavior, model, input, words, truncated, includeUsage) : WriteOpenAIAsync(context, behavior, model, input, words, truncated));
         }
     }
 
-    private static Task WriteOpenAIAsync(HttpContext context, string model, int input, string[] words, bool truncated) =>
+    private static Task WriteOpenAIAsync(HttpContext context, FakeBehavior behavior, string model, int input, string[] words, bool truncated) =>
         WriteJsonAsync(context, 200, w =>
         {
             w.WriteString("id", "chatcmpl-fake");
@@ -148,7 +148,7 @@ public static class FakeProviderEndpoints
             w.WriteString("finish_reason", truncated ? "length" : "stop");
             w.WriteEndObject();
             w.WriteEndArray();
-            WriteOpenAIUsage(w, input, words.Length);
+            WriteOpenAIUsage(w, input, words.Length, behavior);
             w.WriteString("system_fingerprint", "fp_fake");
         });
 
@@ -176,7 +176,7 @@ public static class FakeProviderEndpoints
                 w.WriteString("system_fingerprint", "fp_fake");
                 w.WriteStartArray("choices");
                 w.WriteEndArray();
-                WriteOpenAIUsage(w, input, words.Length);
+                WriteOpenAIUsage(w, input, words.Length, behavior);
             });
         }
 
@@ -225,16 +225,25 @@ public static class FakeProviderEndpoints
         }
     }
 
-    private static void WriteOpenAIUsage(Utf8JsonWriter w, int input, int output)
+    private static void WriteOpenAIUsage(Utf8JsonWriter w, int input, int output, FakeBehavior behavior)
     {
         w.WriteStartObject("usage");
         w.WriteNumber("prompt_tokens", input);
         w.WriteNumber("completion_tokens", output);
         w.WriteNumber("total_tokens", input + output);
+        if (behavior.CachedInputTokens > 0)
+        {
+            // OpenAI counts cached tokens inside prompt_tokens.
+            w.WriteStartObject("prompt_tokens_details");
+            w.WriteNumber("cached_tokens", Math.Min(behavior.CachedInputTokens, input));
+            w.WriteNumber("audio_tokens", 0);
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
     }
 
-    private static Task WriteAnthropicAsync(HttpContext context, string model, int input, string[] words, bool truncated) =>
+    private static Task WriteAnthropicAsync(HttpContext context, FakeBehavior behavior, string model, int input, string[] words, bool truncated) =>
         WriteJsonAsync(context, 200, w =>
         {
             w.WriteString("id", "msg_fake");
@@ -249,15 +258,27 @@ public static class FakeProviderEndpoints
             w.WriteEndArray();
             w.WriteString("stop_reason", truncated ? "max_tokens" : "end_turn");
             w.WriteNull("stop_sequence");
-            WriteAnthropicUsage(w, input, words.Length);
+            WriteAnthropicUsage(w, input, words.Length, behavior);
         });
 
-    private static void WriteAnthropicUsage(Utf8JsonWriter w, int input, int output)
+    private static void WriteAnthropicUsage(Utf8JsonWriter w, int input, int output, FakeBehavior behavior)
     {
+        // Anthropic reports cache reads and writes beside input_tokens, which counts only the rest of the prompt.
+        var read = Math.Min(behavior.CachedInputTokens, input);
+        var write = Math.Min(behavior.CacheWriteTokens, input - read);
+        var write1h = Math.Min(behavior.CacheWrite1hTokens, write);
         w.WriteStartObject("usage");
-        w.WriteNumber("input_tokens", input);
-        w.WriteNumber("cache_creation_input_tokens", 0);
-        w.WriteNumber("cache_read_input_tokens", 0);
+        w.WriteNumber("input_tokens", input - read - write);
+        w.WriteNumber("cache_creation_input_tokens", write);
+        w.WriteNumber("cache_read_input_tokens", read);
+        if (write > 0)
+        {
+            w.WriteStartObject("cache_creation");
+            w.WriteNumber("ephemeral_5m_input_tokens", write - write1h);
+            w.WriteNumber("ephemeral_1h_input_tokens", write1h);
+            w.WriteEndObject();
+        }
+
         w.WriteNumber("output_tokens", output);
         w.WriteEndObject();
     }
@@ -279,7 +300,7 @@ public static class FakeProviderEndpoints
                 w.WriteEndArray();
                 w.WriteNull("stop_reason");
                 w.WriteNull("stop_sequence");
-                WriteAnthropicUsage(w, input, 1);
+                WriteAnthropicUsage(w, input, 1, behavior);
                 w.WriteEndObject();
             }),
             ("content_block_start", w =>

@@ -2,6 +2,7 @@ using InferenceSidecar.Transforms.Hygiene;
 using InferenceSidecar.Transforms.Keys;
 using InferenceSidecar.Transforms.Providers;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace InferenceSidecar.Transforms;
@@ -45,6 +46,12 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
                 $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.CircuitFailures} must be a whole number from 1 to 1000."));
         }
 
+        if (metadata is not null && metadata.TryGetValue(ClusterMetadata.XForwarded, out var xForwarded) && !bool.TryParse(xForwarded?.Trim(), out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.XForwarded} must be true or false."));
+        }
+
         var reference = ClusterMetadata.GetApiKeyReference(metadata);
         if (!SecretReference.TryParse(reference, out _, out var error))
         {
@@ -61,7 +68,16 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
         var extra = metadata is not null && metadata.TryGetValue(ClusterMetadata.ForwardHeaders, out var list)
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             : null;
-        context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader, provider, extra));
+        // YARP adds X-Forwarded-* to every request by default (after these transforms, out of the hygiene's reach): only a
+        // cluster that opts in gets them, added here so the hygiene still drops them for a fallback cluster that did not.
+        var xForwarded = ClusterMetadata.SendsXForwarded(metadata);
+        context.UseDefaultForwarders = false;
+        if (xForwarded)
+        {
+            context.AddXForwarded();
+        }
+
+        context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader, provider, extra, xForwarded));
         context.RequestTransforms.Add(Resilience.ResilienceRequestTransform.Instance);
         context.ResponseTransforms.Add(Resilience.RetryableResponseTransform.Instance);
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);

@@ -31,8 +31,8 @@ internal sealed class SidecarOptions
 
     public UsageOptions Usage { get; set; } = new();
 
-    /// <summary>USD per million input and output tokens, per model; a model with no price costs 0 (warned once).</summary>
-    public Dictionary<string, ModelPrice> Pricing { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Prices over the built-in catalogue, and the policy for unpriced models.</summary>
+    public PricingOptions Pricing { get; set; } = new();
 
     /// <summary>Largest request body accepted, in bytes; larger bodies get 413 in the route's dialect.</summary>
     [Range(1024, 1L << 31, ErrorMessage = "Sidecar:MaxRequestBodyBytes must be between 1024 and 2147483648.")]

@@ -39,9 +39,18 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
             Annotate(figures, errors, $"Sidecar:RateLimits:Models:{model}:");
         }
 
-        foreach (var (model, price) in options.Pricing)
+        foreach (var (model, price) in options.Pricing.Models)
         {
-            Annotate(price, errors, $"Sidecar:Pricing:{model}:");
+            Annotate(price, errors, $"Sidecar:Pricing:Models:{model}:");
+        }
+
+        if (options.Pricing.DefaultPrice is { } defaultPrice)
+        {
+            Annotate(defaultPrice, errors, "Sidecar:Pricing:DefaultPrice:");
+        }
+        else if (options.Pricing.Unpriced == UnpricedPolicy.Charge)
+        {
+            errors.Add("Sidecar:Pricing:DefaultPrice is required when Sidecar:Pricing:Unpriced is Charge.");
         }
 
         for (var i = 0; i < options.ClientKeys.Count; i++)

@@ -49,6 +49,7 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, Listene
                 context.TraceIdentifier,
                 Activity.Current?.TraceId.ToString() ?? "-",
                 route,
+                Security.QueryRedaction.PathAndQuery(context.Request),
                 feature?.Model ?? "-",
                 feature?.UserId ?? "-",
                 status,
@@ -64,8 +65,8 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, Listene
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "{RequestId} trace={TraceId} {Route} {Model} user={User} status={Status} upstream={UpstreamStatus} {DurationMs} ms ttft={TtftMs} ms tokens={InputTokens}/{OutputTokens} cost={CostUsd} cache={Cache} limit={Limit}")]
+        Message = "{RequestId} trace={TraceId} {Route} {Path} {Model} user={User} status={Status} upstream={UpstreamStatus} {DurationMs} ms ttft={TtftMs} ms tokens={InputTokens}/{OutputTokens} cost={CostUsd} cache={Cache} limit={Limit}")]
     private static partial void LogRequest(
-        ILogger logger, string requestId, string traceId, string route, string model, string user, int status, int upstreamStatus, double durationMs,
+        ILogger logger, string requestId, string traceId, string route, string path, string model, string user, int status, int upstreamStatus, double durationMs,
         double? ttftMs, long inputTokens, long outputTokens, double costUsd, string cache, string limit);
 }

@@ -14,7 +14,8 @@ internal static class SidecarLogging
     {
         var configuration = new LoggerConfiguration()
             .ReadFrom.Configuration(builder.Configuration)
-            .Enrich.FromLogContext();
+            .Enrich.FromLogContext()
+            .Enrich.With(Security.QueryRedaction.Enricher); // query values never reach a log line, at any level
         configuration = builder.Environment.IsDevelopment()
             ? configuration.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}")
             : configuration.WriteTo.Sink(new BatchedStdoutSink(new JsonFormatter(renderMessage: true), Console.OpenStandardOutput()));

@@ -4,8 +4,10 @@ using InferenceSidecar.Configuration;
 namespace InferenceSidecar.Metrics;
 
 /// <summary>
-/// The <c>model</c> label of every metric: a configured model (a key of <c>Sidecar:Pricing</c> or
-/// <c>Sidecar:RateLimits:Models</c>) as itself, anything else as <c>other</c>, so a client cannot grow the series count.
+/// The <c>model</c> label of every metric: a configured model (a key of <c>Sidecar:Pricing:Models</c> or
+/// <c>Sidecar:RateLimits:Models</c>) or a model of the built-in price catalogue as itself, a date-suffixed id of one of
+/// those as its family (<c>gpt-4o-2024-08-06</c> → <c>gpt-4o</c>), anything else as <c>other</c>, so a client cannot
+/// grow the series count.
 /// </summary>
 internal sealed class ModelLabels(LiveOptions<SidecarOptions> live)
 {
@@ -24,10 +26,16 @@ internal sealed class ModelLabels(LiveOptions<SidecarOptions> live)
         var known = _known;
         if (known is null || !ReferenceEquals(known.Value.Options, options))
         {
-            known = (options, options.Pricing.Keys.Concat(options.RateLimits.Models.Keys).ToFrozenSet(StringComparer.Ordinal));
+            known = (options, options.Pricing.Models.Keys.Concat(options.RateLimits.Models.Keys).Concat(RateLimiting.PricingCatalog.BuiltIn.Keys)
+                .ToFrozenSet(StringComparer.Ordinal));
             _known = known;
         }
 
-        return known.Value.Models.TryGetValue(model, out var label) ? label : Other;
+        if (known.Value.Models.TryGetValue(model, out var label))
+        {
+            return label;
+        }
+
+        return RateLimiting.PricingCatalog.Family(model) is { } family && known.Value.Models.TryGetValue(family, out label) ? label : Other;
     }
 }

@@ -30,6 +30,7 @@ internal sealed class SidecarMetrics
     private readonly Counter<long> _cacheSavedTokens;
     private readonly Counter<double> _cacheSavedCost;
     private readonly Counter<long> _redactions;
+    private readonly Counter<long> _unpriced;
 
     public SidecarMetrics(IMeterFactory meters)
     {
@@ -48,6 +49,7 @@ internal sealed class SidecarMetrics
         _cacheLookups = meter.CreateCounter<long>("sidecar_cache_lookups_total", description: "Response cache lookups by result (hit, miss, bypass).");
         _cacheSavedTokens = meter.CreateCounter<long>("sidecar_cache_saved_tokens_total", description: "Tokens the upstream did not have to produce because the cache answered.");
         _redactions = meter.CreateCounter<long>("sidecar_redactions_total", description: "Secrets and personal data found, by detector type and action (redact, block).");
+        _unpriced = meter.CreateCounter<long>("sidecar_unpriced_requests_total", description: "Requests for a model with no price in Sidecar:Pricing or the built-in catalogue.");
         _cacheSavedCost = meter.CreateCounter<double>("sidecar_cache_saved_cost_usd_total", description: "Spend avoided because the cache answered, at Sidecar:Pricing prices.");
     }
 
@@ -91,6 +93,8 @@ internal sealed class SidecarMetrics
     public void LimiterFallback() => _limiterFallback.Add(1);
 
     public void Redaction(string detector, string action) => _redactions.Add(1, new("detector", detector), new("action", action));
+
+    public void UnpricedRequest(string route, string model) => _unpriced.Add(1, new("route", route), new("model", model));
 
     public void CacheLookup(string route, string result) => _cacheLookups.Add(1, new("route", route), new("result", result));
 

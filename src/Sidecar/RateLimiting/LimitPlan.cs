@@ -33,7 +33,7 @@ internal sealed class LimitPlan
         var tierFigures = limits.Tiers.GetValueOrDefault(tier) ?? limits.Tiers.GetValueOrDefault("default");
         var modelKey = KeySafe(model);
         var modelFigures = model is null ? null : limits.Models.GetValueOrDefault(model);
-        var price = model is null ? null : options.Pricing.GetValueOrDefault(model);
+        var price = PricingCatalog.Resolve(options.Pricing, model);
         var tokens = inputTokens + outputTokens;
         var cost = price?.CostMicros(inputTokens, outputTokens) ?? 0;
 

@@ -55,6 +55,7 @@ internal static class LimitsEndpoint
             .Take(64)
             .ToArray();
 
+        var pricing = context.RequestServices.GetRequiredService<PricingCatalog>();
         var perModel = new Dictionary<string, Dictionary<string, object>>(StringComparer.Ordinal);
         Dictionary<string, object>? daily = null;
         foreach (var model in models)
@@ -88,6 +89,7 @@ internal static class LimitsEndpoint
                 }
             }
 
+            entry["price"] = pricing.Describe(model);
             perModel[model] = entry;
         }
 

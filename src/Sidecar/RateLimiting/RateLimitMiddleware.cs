@@ -45,6 +45,14 @@ internal sealed class RateLimitMiddleware(
         }
 
         var info = parsed.Info;
+        if (pricing.RefusesUnpriced(feature.RouteId, info.Model, feature.Tier))
+        {
+            feature.LimitOutcome = "unpriced";
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status403Forbidden,
+                $"Model {LimitPlan.KeySafe(info.Model)} has no price configured, so your daily cost budget cannot be applied to it.", "model_not_priced");
+            return;
+        }
+
         var input = info.EstimatedInputTokens;
         var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens);
         var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
@@ -113,7 +121,7 @@ internal sealed class RateLimitMiddleware(
         {
             feature.Usage?.Complete();
             var (tokens, inputTokens, outputTokens) = Actual(feature, input, live.Current.Cache.HitsSpendTokens);
-            var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens);
+            var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens, feature.CacheHitUsage is null ? feature.Usage?.CachedInput ?? default : default);
             Account(feature, info.Model, inputTokens, outputTokens, cost);
             context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
         }

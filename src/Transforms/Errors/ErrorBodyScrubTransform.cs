@@ -1,24 +1,31 @@
-using System.Text;
+using System.IO.Compression;
 using InferenceSidecar.Transforms.Keys;
 using InferenceSidecar.Transforms.Providers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 
 namespace InferenceSidecar.Transforms.Errors;
 
 /// <summary>
-/// Upstream error bodies (non-2xx, up to 1 MiB) are read before the client sees them, and any occurrence of the key the
-/// sidecar injected is replaced with <c>[REDACTED:provider_key]</c>; some providers echo the key they were given.
-/// A swallowed retryable answer is left alone (it never reaches the client).
+/// Keeps the key the sidecar injected from ever coming back to the client, whatever the upstream echoes:
+/// <list type="bullet">
+/// <item>every response header value (<c>Location</c> of a redirect included), on every response;</item>
+/// <item>error bodies (non-2xx): decoded first when compressed (<c>gzip</c>, <c>deflate</c>, <c>br</c>, bounded to
+/// 1 MiB decoded) and sent back uncompressed with <c>Content-Encoding</c> removed and <c>Content-Length</c> fixed;</item>
+/// </list>
+/// in clear, JSON-escaped (<c>\u002d</c>, <c>\/</c>) or percent-encoded (see <see cref="KeyScrubber"/>). An error body
+/// that cannot be checked (larger than the bound, an unknown or broken encoding) is replaced by a dialect error with the
+/// same status rather than passed on unchecked. A swallowed retryable answer is left alone (it never reaches the client).
 /// </summary>
 internal sealed class ErrorBodyScrubTransform(SecretResolver secrets) : ResponseTransform
 {
-    private const int MaxBytes = 1024 * 1024;
-    private static readonly byte[] Marker = "[REDACTED:provider_key]"u8.ToArray();
+    /// <summary>Largest error body checked, after decoding.</summary>
+    public const int MaxBytes = 1024 * 1024;
 
     public override async ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        if (context.SuppressResponseBody || context.ProxyResponse is not { IsSuccessStatusCode: false } response
-            || response.Content.Headers.ContentLength > MaxBytes)
+        if (context.ProxyResponse is not { } response)
         {
             return;
         }
@@ -30,31 +37,164 @@ internal sealed class ErrorBodyScrubTransform(SecretResolver secrets) : Response
             return;
         }
 
-        var body = await response.Content.ReadAsByteArrayAsync(context.CancellationToken);
-        var scrubbed = Replace(body, Encoding.UTF8.GetBytes(key));
+        ScrubHeaders(context.HttpContext.Response.Headers, key);
+        if (context.SuppressResponseBody || response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var client = context.HttpContext.Response;
+        var body = await ReadBoundedAsync(response, context.CancellationToken);
+        var encodings = response.Content.Headers.ContentEncoding;
+        if (body is not null && encodings.Count > 0)
+        {
+            body = Decode(body, encodings);
+        }
+
         context.SuppressResponseBody = true;
-        context.HttpContext.Response.Headers.ContentLength = scrubbed.Length;
-        await context.HttpContext.Response.Body.WriteAsync(scrubbed, context.CancellationToken);
+        client.Headers.Remove(HeaderNames.ContentEncoding);
+        if (body is null)
+        {
+            client.Headers.Remove(HeaderNames.ContentMD5);
+            var kind = feature?.FallbackCluster is { } fallback ? ClusterMetadata.GetProvider(fallback) : ClusterMetadata.GetProvider(metadata);
+            await ProviderErrors.WriteAsync(context.HttpContext, kind, client.StatusCode, "The upstream error body was withheld: it could not be checked for the provider key.", "upstream_error_withheld");
+            return;
+        }
+
+        var scrubbed = KeyScrubber.Scrub(body, key) ?? body;
+        client.Headers.ContentLength = scrubbed.Length;
+        await client.Body.WriteAsync(scrubbed, context.CancellationToken);
     }
 
-    private static byte[] Replace(byte[] body, byte[] key)
+    /// <summary>Replaces the key, in any encoding, in every response header value.</summary>
+    internal static void ScrubHeaders(IHeaderDictionary headers, string key)
     {
-        var at = body.AsSpan().IndexOf(key);
-        if (at < 0)
+        List<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>? changed = null;
+        foreach (var header in headers)
         {
-            return body;
+            string?[]? values = null;
+            for (var i = 0; i < header.Value.Count; i++)
+            {
+                if (header.Value[i] is { } value && KeyScrubber.Scrub(value, key) is { } scrubbed)
+                {
+                    values ??= header.Value.ToArray();
+                    values[i] = scrubbed;
+                }
+            }
+
+            if (values is not null)
+            {
+                (changed ??= []).Add(new(header.Key, new Microsoft.Extensions.Primitives.StringValues(values)));
+            }
         }
 
-        var output = new List<byte>(body.Length);
-        var rest = body.AsSpan();
-        while ((at = rest.IndexOf(key)) >= 0)
+        if (changed is not null)
         {
-            output.AddRange(rest[..at]);
-            output.AddRange(Marker);
-            rest = rest[(at + key.Length)..];
+            foreach (var (name, value) in changed)
+            {
+                headers[name] = value;
+            }
+        }
+    }
+
+    /// <summary>The body as sent, or null when it is larger than <see cref="MaxBytes"/>.</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength > MaxBytes)
+        {
+            return null;
         }
 
-        output.AddRange(rest);
-        return [.. output];
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        return await ReadBoundedAsync(stream, cancellationToken);
+    }
+
+    private static async Task<byte[]?> ReadBoundedAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>Undoes the listed encodings (last applied first); null when one is unknown, broken or decodes past the bound.</summary>
+    internal static byte[]? Decode(byte[] body, ICollection<string> encodings)
+    {
+        var current = body;
+        foreach (var encoding in encodings.Reverse())
+        {
+            var name = encoding.Trim().ToLowerInvariant();
+            if (name is "identity" or "")
+            {
+                continue;
+            }
+
+            var input = current;
+            try
+            {
+                current = name switch
+                {
+                    "gzip" or "x-gzip" => Inflate(new GZipStream(new MemoryStream(input), CompressionMode.Decompress)),
+                    "br" => Inflate(new BrotliStream(new MemoryStream(input), CompressionMode.Decompress)),
+                    "deflate" => Inflate(new ZLibStream(new MemoryStream(input), CompressionMode.Decompress)),
+                    _ => null,
+                };
+            }
+            catch (InvalidDataException)
+            {
+                // HTTP "deflate" is zlib-wrapped, but some servers send raw deflate.
+                current = name == "deflate" ? TryRawDeflate(input) : null;
+            }
+
+            if (current is null)
+            {
+                return null;
+            }
+        }
+
+        return current;
+    }
+
+    private static byte[]? TryRawDeflate(byte[] data)
+    {
+        try
+        {
+            return Inflate(new DeflateStream(new MemoryStream(data), CompressionMode.Decompress));
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[]? Inflate(Stream decoder)
+    {
+        using (decoder)
+        {
+            using var output = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = decoder.Read(chunk)) > 0)
+            {
+                if (output.Length + read > MaxBytes)
+                {
+                    return null;
+                }
+
+                output.Write(chunk, 0, read);
+            }
+
+            return output.ToArray();
+        }
     }
 }

@@ -5,21 +5,23 @@ namespace InferenceSidecar.Transforms.Hygiene;
 
 /// <summary>
 /// Forwards only an allow-list of request headers per provider kind (plus a cluster's own <c>ForwardHeaders</c>
-/// metadata), so client credentials, cookies, the identity header, the sidecar's own headers and anything unexpected
+/// metadata; <c>X-Forwarded-*</c> only when the cluster's <c>XForwarded</c> metadata is true), so client credentials, cookies, the identity header, the sidecar's own headers and anything unexpected
 /// never leave. Runs before the key transform, so the injected provider key is the only credential that goes upstream.
 /// </summary>
-internal sealed class RequestHeaderHygieneTransform(string identityHeader, ProviderKind provider = ProviderKind.OpenAI, IReadOnlyCollection<string>? extra = null) : RequestTransform
+internal sealed class RequestHeaderHygieneTransform(string identityHeader, ProviderKind provider = ProviderKind.OpenAI, IReadOnlyCollection<string>? extra = null, bool xForwarded = false) : RequestTransform
 {
     public string IdentityHeader { get; } = identityHeader;
 
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         var headers = context.ProxyRequest.Headers;
-        var kind = context.HttpContext.Features.Get<SidecarRequestFeature>()?.FallbackCluster is { } fallback ? ClusterMetadata.GetProvider(fallback) : provider;
+        var fallback = context.HttpContext.Features.Get<SidecarRequestFeature>()?.FallbackCluster;
+        var kind = fallback is not null ? ClusterMetadata.GetProvider(fallback) : provider;
+        var forwarded = fallback is not null ? ClusterMetadata.SendsXForwarded(fallback.Metadata) : xForwarded;
         List<string>? drop = null;
         foreach (var header in headers)
         {
-            if (!Allowed(header.Key, kind))
+            if (!Allowed(header.Key, kind, forwarded))
             {
                 (drop ??= []).Add(header.Key);
             }
@@ -36,7 +38,7 @@ internal sealed class RequestHeaderHygieneTransform(string identityHeader, Provi
         return ValueTask.CompletedTask;
     }
 
-    private bool Allowed(string name, ProviderKind kind)
+    private bool Allowed(string name, ProviderKind kind, bool forwarded)
     {
         if (SensitiveHeaders.ClientCredentials.Contains(name) || name.Equals(IdentityHeader, StringComparison.OrdinalIgnoreCase)
             || name.StartsWith(SensitiveHeaders.SidecarPrefix, StringComparison.OrdinalIgnoreCase))
@@ -46,6 +48,7 @@ internal sealed class RequestHeaderHygieneTransform(string identityHeader, Provi
 
         return SensitiveHeaders.ForwardedToAll.Contains(name)
             || SensitiveHeaders.ForwardedByProvider[kind].Contains(name)
+            || (forwarded && SensitiveHeaders.XForwarded.Contains(name))
             || name.StartsWith(SensitiveHeaders.SdkTelemetryPrefix, StringComparison.OrdinalIgnoreCase)
             || (extra is not null && extra.Contains(name, StringComparer.OrdinalIgnoreCase));
     }

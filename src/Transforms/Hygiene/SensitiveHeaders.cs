@@ -31,12 +31,18 @@ internal static class SensitiveHeaders
         "tracestate",
         "baggage",
         "Idempotency-Key",
-        "X-Request-Id",
+        "X-Request-Id");
+
+    /// <summary>
+    /// YARP's <c>X-Forwarded-*</c> headers (the pod's addresses and the client's host): sent only to a cluster whose
+    /// <c>Metadata:XForwarded</c> is <c>true</c>, never to the others (nor what a client sent under these names).
+    /// </summary>
+    public static readonly FrozenSet<string> XForwarded = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
         "X-Forwarded-For",
         "X-Forwarded-Proto",
         "X-Forwarded-Host",
-        "X-Forwarded-Prefix",
-        "Host");
+        "X-Forwarded-Prefix");
 
     /// <summary>Provider-specific request headers also forwarded.</summary>
     public static readonly FrozenDictionary<Providers.ProviderKind, FrozenSet<string>> ForwardedByProvider = new Dictionary<Providers.ProviderKind, FrozenSet<string>>

@@ -31,6 +31,13 @@ internal static class ClusterMetadata
     /// <summary>Extra request headers (comma-separated) this cluster's upstream needs beyond the built-in allow-list.</summary>
     public const string ForwardHeaders = "ForwardHeaders";
 
+    /// <summary><c>true</c>: send YARP's <c>X-Forwarded-For/Proto/Host/Prefix</c> to this cluster. Default <c>false</c>.</summary>
+    public const string XForwarded = "XForwarded";
+
+    /// <summary>Whether the cluster opted in to <c>X-Forwarded-*</c> (an invalid value is rejected at config validation).</summary>
+    public static bool SendsXForwarded(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is not null && metadata.TryGetValue(XForwarded, out var value) && bool.TryParse(value?.Trim(), out var on) && on;
+
     public static bool TryParseProvider(string? value, out ProviderKind kind)
     {
         switch (value?.Trim().ToUpperInvariant())

@@ -37,6 +37,9 @@ internal sealed class UsageAccumulator : IDisposable
 
     public long? OutputTokens { get; private set; }
 
+    /// <summary>The cached part of <see cref="InputTokens"/> (cache reads and writes), priced differently.</summary>
+    public CachedInputTokens CachedInput { get; private set; }
+
     /// <summary>The provider's final usage arrived (JSON usage, OpenAI usage chunk, Anthropic message_delta).</summary>
     public bool HasFinalUsage { get; private set; }
 
@@ -194,6 +197,7 @@ internal sealed class UsageAccumulator : IDisposable
         emptyChoices = false;
         var messageStart = false;
         long? input = null, output = null, cacheCreate = null, cacheRead = null;
+        var cached = new CachedFields();
         while (reader.Read())
         {
             if (reader.TokenType != JsonTokenType.PropertyName)
@@ -207,7 +211,7 @@ internal sealed class UsageAccumulator : IDisposable
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
                     sawUsage = true;
-                    ReadUsage(ref reader, ref input, ref output, ref cacheCreate, ref cacheRead);
+                    ReadUsage(ref reader, ref input, ref output, ref cacheCreate, ref cacheRead, ref cached);
                 }
                 else
                 {
@@ -260,6 +264,14 @@ internal sealed class UsageAccumulator : IDisposable
             InputTokens = (input ?? 0) + (cacheCreate ?? 0) + (cacheRead ?? 0);
         }
 
+        if (cacheRead is not null || cacheCreate is not null || cached.OpenAICached is not null)
+        {
+            // Anthropic reports reads and writes beside input_tokens; OpenAI reports cached_tokens inside prompt_tokens.
+            var write = cacheCreate ?? 0;
+            var write1h = Math.Min(cached.Write1h ?? 0, write);
+            CachedInput = new CachedInputTokens((cacheRead ?? 0) + (cached.OpenAICached ?? 0), write - write1h, write1h);
+        }
+
         if (output is not null)
         {
             OutputTokens = output;
@@ -294,7 +306,7 @@ internal sealed class UsageAccumulator : IDisposable
         }
     }
 
-    private static void ReadUsage(ref Utf8JsonReader reader, ref long? input, ref long? output, ref long? cacheCreate, ref long? cacheRead)
+    private static void ReadUsage(ref Utf8JsonReader reader, ref long? input, ref long? output, ref long? cacheCreate, ref long? cacheRead, ref CachedFields cached)
     {
         var depth = reader.CurrentDepth;
         while (reader.Read() && reader.CurrentDepth > depth)
@@ -321,6 +333,19 @@ internal sealed class UsageAccumulator : IDisposable
             {
                 target = ref cacheRead;
             }
+            else if (reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8))
+            {
+                reader.Read();
+                ReadDetail(ref reader, "cached_tokens"u8, ref cached.OpenAICached, "cached_tokens"u8, ref cached.OpenAICached);
+                continue;
+            }
+            else if (reader.ValueTextEquals("cache_creation"u8))
+            {
+                reader.Read();
+                var ignored5m = (long?)null;
+                ReadDetail(ref reader, "ephemeral_1h_input_tokens"u8, ref cached.Write1h, "ephemeral_5m_input_tokens"u8, ref ignored5m);
+                continue;
+            }
             else
             {
                 reader.Read();
@@ -334,6 +359,51 @@ internal sealed class UsageAccumulator : IDisposable
                 target = value;
             }
         }
+    }
+
+    /// <summary>At the value of a usage detail object: reads two of its numeric members (anything else is skipped).</summary>
+    private static void ReadDetail(ref Utf8JsonReader reader, ReadOnlySpan<byte> first, ref long? firstValue, ReadOnlySpan<byte> second, ref long? secondValue)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return;
+        }
+
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && reader.CurrentDepth > depth)
+        {
+            if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != depth + 1)
+            {
+                continue;
+            }
+
+            var isFirst = reader.ValueTextEquals(first);
+            var isSecond = !isFirst && reader.ValueTextEquals(second);
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            {
+                if (isFirst)
+                {
+                    firstValue = value;
+                }
+                else if (isSecond)
+                {
+                    secondValue = value;
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+    }
+
+    /// <summary>Cache details nested in a usage object.</summary>
+    private struct CachedFields
+    {
+        public long? OpenAICached;
+        public long? Write1h;
     }
 
     private static void WriteStripped(ReadOnlySpan<byte> evt, IBufferWriter<byte> forward)

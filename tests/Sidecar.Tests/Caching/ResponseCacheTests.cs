@@ -23,6 +23,7 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         settings["Sidecar:RateLimits:Tiers:default:TokensPerDay"] = "1000000";
         settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "1000";
         settings["Sidecar:RateLimits:Models:slow-bucket:RequestsPerMinute"] = "3"; // one refill per 20 s: readings stay put
+        settings.Price("slow-bucket");
     });
 
     public async Task DisposeAsync() => await _setup.DisposeAsync();

@@ -119,13 +119,14 @@ public sealed class MetricsEndpointTests
         {
             var (status, _, _) = await Http.SendAsync(env.Sidecar.Client, Http.Post(
                 "openai/v1/chat/completions", $$"""{"model":"made-up-model-{{user}}","messages":[{"role":"user","content":"hi"}]}""", ("X-User-Id", user)));
-            Assert.Equal(200, status);
+            Assert.Equal(403, status); // unpriced, and the default tier has a cost budget: refused, and still labelled
         }
 
         var text = await ScrapeAsync(env.Sidecar, users.Length);
 
         Assert.All(users, u => Assert.DoesNotContain(u, text, StringComparison.Ordinal));
         Assert.Equal(12, PrometheusText.Sum(text, "sidecar_requests_total", ("model", "other")));
+        Assert.Equal(12, PrometheusText.Sum(text, "sidecar_unpriced_requests_total", ("model", "other")));
         Assert.DoesNotContain(PrometheusText.Samples(text), s => s.Labels.TryGetValue("model", out var m) && m.StartsWith("made-up", StringComparison.Ordinal));
     }
 

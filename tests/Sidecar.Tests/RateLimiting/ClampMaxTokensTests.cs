@@ -14,6 +14,7 @@ public sealed class ClampMaxTokensTests : IAsyncLifetime
         settings["Sidecar:RateLimits:ClampMinOutputTokens"] = "20";
         settings["Sidecar:RateLimits:Tiers:default:TokensPerDay"] = "1000000";
         settings["Sidecar:RateLimits:Models:clamp-model:TokensPerMinute"] = "100";
+        settings.Price("clamp-model");
     });
 
     public async Task DisposeAsync() => await _setup.DisposeAsync();

@@ -16,7 +16,7 @@ public sealed class LimitPlanTests
             },
             Models = { ["gpt-4o"] = new LimitFigures { RequestsPerMinute = 20 } },
         },
-        Pricing = { ["gpt-4o"] = new ModelPrice { InputPerMillion = 2.5, OutputPerMillion = 10 } },
+        Pricing = { Models = { ["gpt-4o"] = new ModelPrice { InputPerMillion = 2.5, OutputPerMillion = 10 } } },
     };
 
     [Fact]

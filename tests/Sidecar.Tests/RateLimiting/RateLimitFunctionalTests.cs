@@ -28,6 +28,8 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
         settings["Sidecar:RateLimits:Tiers:default:TokensPerDay"] = "1000000";
         settings["Sidecar:RateLimits:Models:tiny-tpm:TokensPerMinute"] = "100";
         settings["Sidecar:RateLimits:Models:retry-model:RequestsPerMinute"] = "60";
+        settings.Price("tiny-tpm");
+        settings.Price("retry-model");
     });
 
     public async Task DisposeAsync() => await _setup.DisposeAsync();
@@ -121,18 +123,6 @@ public sealed class RateLimitFunctionalTests : IAsyncLifetime
 
         Assert.Equal(0.0001275, cost.GetProperty("used").GetDouble(), precision: 9);
         Assert.Equal(10, cost.GetProperty("limit").GetDouble());
-    }
-
-    [Fact]
-    public async Task Send_UnpricedModel_CostsNothingAndIsWarnedAboutOnce()
-    {
-        var body = Http.ChatBody.Replace("gpt-4o", "unpriced-model", StringComparison.Ordinal);
-
-        await Chat("frugal", body);
-        await Chat("frugal", body);
-
-        var warnings = _sidecar.Logs.Events.Count(e => e.RenderMessage().Contains("unpriced-model", StringComparison.Ordinal) && e.RenderMessage().Contains("no price", StringComparison.Ordinal));
-        Assert.Equal(1, warnings);
     }
 
     [Fact]

@@ -48,6 +48,7 @@ public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifet
         settings["Sidecar:RateLimits:Models:tpm-model:RequestsPerMinute"] = "0";
         settings["Sidecar:RateLimits:Models:tpm-model:TokensPerMinute"] = TokenLimit.ToString(CultureInfo.InvariantCulture);
         settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "1000";
+        settings.Price("tpm-model");
         _replicas.AddRange(await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SidecarInstance.StartAsync(settings))));
     }
 

@@ -47,7 +47,7 @@ public sealed class TracingTests
             },
         };
         ActivitySource.AddActivityListener(listener);
-        await using var env = await SidecarWithFake.StartAsync();
+        await using var env = await SidecarWithFake.StartAsync((s, _, _) => s.Price(model, 2.5, 10));
         var client = SdkClients.OpenAIChat(env.Sidecar.ProxyAddress, user: "tracy", model: model);
 
         // Act
@@ -80,6 +80,7 @@ public sealed class TracingTests
             s["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Address.ToString();
             s["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
             s["OTEL_SERVICE_NAME"] = "sidecar-under-test";
+            s.Price(model, 2.5, 10);
         });
 
         // Act
