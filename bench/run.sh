@@ -104,8 +104,8 @@ sed 's/"stream":true,/"stream":true,"stream_options":{"include_usage":true},/' "
 runtime() {
   [ -n "${1:-}" ] || { echo "0 0 0"; return; }
   curl -s "http://127.0.0.1:$1/metrics" | awk '
-    $1 == "dotnet_gc_allocated_bytes_total" { a = $2 } $1 == "dotnet_gc_collections_total{generation=\"0\"}" { g = $2 }
-    $1 == "dotnet_gc_pause_seconds_total" { p = $2 } END { printf "%.0f %d %.6f\n", a, g, p }'
+    $1 == "system_runtime_dotnet_gc_heap_total_allocated" { a = $2 } $1 == "dotnet_collection_count_total{generation=\"0\"}" { g = $2 }
+    $1 == "system_runtime_dotnet_gc_pause_time" { p = $2 } END { printf "%.0f %d %.6f\n", a, g, p }'
 }
 
 # run NAME URL [PID] [SCRIPT] [MPORT]: warm up at full load, then one wrk run; appends "name rps p50 p99 requests

@@ -1,4 +1,5 @@
 using InferenceSidecar.Hosting;
+using Prometheus;
 
 namespace InferenceSidecar.Metrics;
 
@@ -6,20 +7,27 @@ internal static class MetricsServiceCollectionExtensions
 {
     public static IServiceCollection AddSidecarMetrics(this IServiceCollection services)
     {
-        services.AddMetrics();
         services.AddSingleton<SidecarMetrics>();
+        services.AddSingleton<RuntimeMetrics>();
         services.AddSingleton<ModelLabels>();
-        services.AddSingleton<PrometheusCollector>();
         return services;
     }
 
-    /// <summary><c>GET /metrics</c> on the management port, Prometheus text format (unauthenticated, as scrapers expect; labels carry no user ids).</summary>
+    /// <summary>
+    /// <c>GET /metrics</c> on the management port: prometheus-net's exporter over this instance's registry, Prometheus
+    /// text format 0.0.4 (OpenMetrics off, so every scraper gets the same exposition). Unauthenticated, as scrapers
+    /// expect; labels carry no user ids.
+    /// </summary>
     public static WebApplication MapSidecarMetrics(this WebApplication app)
     {
-        app.Services.GetRequiredService<PrometheusCollector>(); // listen from the start, not from the first scrape
+        var registry = app.Services.GetRequiredService<SidecarMetrics>().Registry;
+        app.Services.GetRequiredService<RuntimeMetrics>(); // attach the runtime collectors from the start, not from the first scrape
         app.Services.GetService<OpenTelemetry.Trace.TracerProvider>(); // likewise the OTLP exporter, when configured
-        app.MapGet("/metrics", (HttpContext context, PrometheusCollector collector) =>
-            Results.Text(collector.Scrape(), PrometheusCollector.ContentType)).WithMetadata(ManagementEndpointMetadata.Instance);
+        app.MapMetrics(settings =>
+        {
+            settings.Registry = registry;
+            settings.EnableOpenMetrics = false;
+        }).WithMetadata(ManagementEndpointMetadata.Instance);
         return app;
     }
 }

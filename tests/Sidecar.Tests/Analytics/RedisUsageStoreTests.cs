@@ -21,8 +21,8 @@ public sealed class RedisUsageStoreTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();
-        var services = new ServiceCollection().AddMetrics().AddOptions().BuildServiceProvider();
-        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), NullLogger<RedisConnection>.Instance, _time);
+        var services = new ServiceCollection().AddOptions().BuildServiceProvider();
+        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(), NullLogger<RedisConnection>.Instance, _time);
         await _connection.ServingAsync();
         _live = new LiveOptions<SidecarOptions>(
             Options.Create(new SidecarOptions()), services.GetRequiredService<IOptionsMonitor<SidecarOptions>>(), [], NullLogger<LiveOptions<SidecarOptions>>.Instance);

@@ -1,41 +1,34 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using InferenceSidecar.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace InferenceSidecar.Tests.Infrastructure;
 
-/// <summary>Every measurement one sidecar instance makes (its own meter only, not other sidecars in the process).</summary>
-internal sealed class MetricCapture : IDisposable
+/// <summary>
+/// What one sidecar instance measured (its own registry only, not other sidecars in the process) since the capture
+/// began: every sample of its <c>sidecar_*</c> families, read from the prometheus-net registry that <c>/metrics</c>
+/// serves, minus what it held when the capture began (a shared fixture's sidecar has earlier tests' counts).
+/// </summary>
+internal sealed class MetricCapture(SidecarInstance sidecar) : IDisposable
 {
-    private readonly MeterListener _listener = new();
+    private readonly SidecarMetrics _metrics = sidecar.App.Services.GetRequiredService<SidecarMetrics>();
+    private readonly Dictionary<string, double> _baseline = Read(sidecar.App.Services.GetRequiredService<SidecarMetrics>());
 
-    public MetricCapture(SidecarInstance sidecar)
-    {
-        var meter = sidecar.App.Services.GetRequiredService<SidecarMetrics>().Meter;
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter == meter)
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
-        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags));
-        _listener.Start();
-    }
+    /// <summary>Increase of every sample since the capture began, by <c>name|label=value|…</c> (labels in their declared order); unchanged samples are left out.</summary>
+    public ConcurrentDictionary<string, double> Series => new(Read(_metrics)
+        .Select(s => KeyValuePair.Create(s.Key, s.Value - _baseline.GetValueOrDefault(s.Key)))
+        .Where(s => s.Value != 0));
 
-    /// <summary>Sums by <c>name|label=value|…</c>.</summary>
-    public ConcurrentDictionary<string, double> Series { get; } = new();
-
-    /// <summary>Sum of one instrument over all its labels.</summary>
+    /// <summary>Increase of one counter over all its labels.</summary>
     public double Total(string name) => Series.Where(s => s.Key == name || s.Key.StartsWith(name + "|", StringComparison.Ordinal)).Sum(s => s.Value);
 
-    public void Dispose() => _listener.Dispose();
-
-    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    /// <summary>Nothing to release (the registry is read, not listened to); callers' <c>using</c> marks the capture window.</summary>
+    public void Dispose()
     {
-        var key = instrument.Name + string.Concat(tags.ToArray().Select(t => $"|{t.Key}={t.Value}"));
-        Series.AddOrUpdate(key, value, (_, sum) => sum + value);
     }
+
+    private static Dictionary<string, double> Read(SidecarMetrics metrics) =>
+        PrometheusText.Samples(PrometheusText.Of(metrics.Registry))
+            .Where(s => s.Name.StartsWith("sidecar_", StringComparison.Ordinal))
+            .ToDictionary(s => s.Name + string.Concat(s.Labels.Select(l => $"|{l.Key}={l.Value}")), s => s.Value);
 }

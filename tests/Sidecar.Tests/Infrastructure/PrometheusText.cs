@@ -1,11 +1,21 @@
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
+using Prometheus;
 
 namespace InferenceSidecar.Tests.Infrastructure;
 
 /// <summary>Reads samples out of a Prometheus text exposition (enough of the format to assert on values).</summary>
 internal static partial class PrometheusText
 {
+    /// <summary>A registry's exposition, exactly as <c>/metrics</c> serves it (text format 0.0.4).</summary>
+    public static string Of(CollectorRegistry registry)
+    {
+        using var stream = new MemoryStream();
+        registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
     /// <summary>Every sample as (name, labels, value).</summary>
     public static List<(string Name, Dictionary<string, string> Labels, double Value)> Samples(string text)
     {

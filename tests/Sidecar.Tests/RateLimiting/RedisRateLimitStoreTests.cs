@@ -3,7 +3,6 @@ using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Redis;
 using InferenceSidecar.Tests.Infrastructure;
 using Microsoft.Extensions.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferenceSidecar.Tests.RateLimiting;
@@ -18,8 +17,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(meters), NullLogger<RedisConnection>.Instance);
+        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(), NullLogger<RedisConnection>.Instance);
         _store = new RedisRateLimitStore(_connection, () => TimeSpan.FromSeconds(2));
         await _connection.ServingAsync();
     }

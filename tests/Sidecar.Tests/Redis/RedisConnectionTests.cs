@@ -1,7 +1,6 @@
 using InferenceSidecar.Metrics;
 using InferenceSidecar.Redis;
 using InferenceSidecar.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -21,8 +20,7 @@ public sealed class RedisConnectionTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(meters), NullLogger<RedisConnection>.Instance, _time);
+        _connection = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(), NullLogger<RedisConnection>.Instance, _time);
         await _connection.ServingAsync();
     }
 
@@ -169,8 +167,7 @@ public sealed class RedisConnectionTests : IAsyncLifetime
     public async Task RunAsync_BeforeWarmUp_RequestCallWaitsForTheFirstAttempt()
     {
         // Arrange: a second connection that has not warmed up yet.
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        using var cold = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(meters), NullLogger<RedisConnection>.Instance, _time);
+        using var cold = new RedisConnection(_redis.ConnectionString, new SidecarMetrics(), NullLogger<RedisConnection>.Instance, _time);
         const string script = "return 42";
         cold.RegisterScript(script);
 
