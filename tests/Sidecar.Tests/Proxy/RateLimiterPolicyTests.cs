@@ -89,13 +89,17 @@ public sealed class RateLimiterPolicyTests
     [Fact]
     public async Task Send_OverConcurrencyCapOnAnthropicRoute_503OverloadedInAnthropicDialectManagementStillAnswers()
     {
-        // Arrange: one request in flight at most; the upstream holds each for a second
+        // Arrange: one request in flight at most; the upstream holds each for 3 s
         await using var env = await StartAsync(s => s["Sidecar:MaxConcurrentRequests"] = "1");
-        env.Fake.Behavior = new FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(1) };
+        env.Fake.Behavior = new FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(3) };
 
-        // Act
+        // Act: the second request once the first is at the upstream (so it holds the one permit)
         var slow = SendAsync(env, "claude", "alice");
-        await Task.Delay(300);
+        for (var i = 0; i < 500 && env.Fake.Received.IsEmpty; i++)
+        {
+            await Task.Delay(20);
+        }
+
         var shed = await SendAsync(env, "claude", "bob");
         var health = await env.Sidecar.Management.GetAsync("health/live");
         var first = await slow;
