@@ -27,13 +27,8 @@ while [ $# -gt 0 ]; do
 done
 seconds=${duration%s}
 
-need=()
-for tool in nginx wrk redis-server; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
-command -v go >/dev/null 2>&1 || need+=(golang-go)
-if ((${#need[@]})); then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/deps.sh
+require_tools "${BENCH_TOOLS[@]}"
 
 out="$root/bench/out"; rm -rf "$out"; mkdir -p "$out/tmp"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }

@@ -7,6 +7,8 @@
 # answer 200: the chart's config passes the sidecar's own validation. Prints "publish-check: ok" or fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/deps.sh
+require_tools "${PUBLISH_CHECK_TOOLS[@]}"
 chart_configs=${1:-}
 work=$(mktemp -d)
 pid=""
@@ -86,7 +88,7 @@ for config in ${chart_configs:+"$chart_configs"/*.json}; do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
-  [ "$status" = 200 ] || { echo "publish-check: chart config $(basename "$config") not accepted (ready: $status)"; grep -v '^{"Timestamp.*Information' "$work/chart.log" | head -20; exit 1; }
+  [ "$status" = 200 ] || { echo "publish-check: chart config $(basename "$config") not accepted (ready: $status)"; awk '!/^\{"@t"/ || /"@l":/' "$work/chart.log" | head -20; exit 1; }
   echo "publish-check: chart config $(basename "$config") starts and is ready"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of InferenceSidecar on a fresh Debian/Ubuntu machine with the .NET 10 SDK.
-# Installs what the tests need when it is missing (Debian's redis-server and prometheus; the chart check installs Go
-# and Debian's sprig/yaml packages; the benchmark installs nginx and wrk itself). Then:
+# First installs, in one apt-get step, whatever any step calls and is missing (scripts/deps.sh: redis-server,
+# redis-tools, prometheus, nginx, wrk, golang-go with Debian's sprig and yaml.v3 Go packages, python3, curl). Then:
 #   1. charts/validate/run.sh   — renders the Helm chart offline and checks every object (see the chart README);
 #   2. scripts/publish-check.sh — publishes exactly as the Dockerfile does and runs the artifact as the container
 #                                  would, once with a test config and once per config the chart rendered;
@@ -12,20 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-# promtool checks the /metrics exposition; prometheus scrapes it for real (tests/Sidecar.Tests/Metrics).
-command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
-if ((${#need[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "test.sh: installing ${need[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # Debian starts the packaged services; the tests start their own on free ports.
-  $sudo systemctl stop redis-server prometheus >/dev/null 2>&1 || true
-  pkill -x prometheus >/dev/null 2>&1 || true
-fi
+# Everything any step calls, installed in one apt-get step when missing (scripts/deps.sh; the steps' own checks then
+# find nothing to install). Only processes the scripts start themselves are ever stopped, by pid.
+. scripts/deps.sh
+require_tools "${TEST_TOOLS[@]}" "${PUBLISH_CHECK_TOOLS[@]}" "${BENCH_TOOLS[@]}" "${CHART_TOOLS[@]}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 log=$(mktemp)
@@ -36,7 +26,7 @@ set +e
 extra_passed=0 extra_failed=0
 if ./charts/validate/run.sh "$configs"; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
 chmod -R a+rX "$configs"
-if ./scripts/publish-check.sh "$configs" 2>&1 | grep -v '^{"Timestamp'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+if ./scripts/publish-check.sh "$configs" 2>&1 | grep -v '^{"@t"'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
   extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
 dotnet test InferenceSidecar.sln 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -4,22 +4,14 @@
 # objects decoded strictly (k8s.go) and cross-object checks (main.go). Scenarios: default values, gateway with
 # everything on, sidecar-mode values, the example app chart that wraps an app with the sidecar, and broken values
 # that must be rejected. Writes each scenario's rendered appsettings.json to $1 (if given) for publish-check.sh to
-# start the real sidecar with. Installs golang-go and the Debian Go packages when missing.
+# start the real sidecar with. Installs golang-go and the Debian Go packages when missing (scripts/deps.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 chart="$here/../inference-sidecar"
 configs=${1:-}
 
-need=()
-command -v go >/dev/null 2>&1 || need+=(golang-go)
-[ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || need+=(golang-github-masterminds-sprig-dev)
-[ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || need+=(golang-gopkg-yaml.v3-dev)
-if ((${#need[@]})); then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "charts/validate: installing ${need[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. "$here/../../scripts/deps.sh"
+require_tools "${CHART_TOOLS[@]}"
 
 # GOPATH mode over Debian's /usr/share/gocode; sprig and semver are imported as .../v3, so an overlay maps those paths.
 work=$(mktemp -d)

@@ -53,6 +53,7 @@ internal static class SidecarApplication
         app.UseRouting();
         app.UseMiddleware<ListenerFilterMiddleware>();
         app.UseCors();
+        app.UseSidecarRateLimiter();
         app.MapSidecarHealth();
         app.MapSidecarDemo();
         app.MapSidecarLimits();

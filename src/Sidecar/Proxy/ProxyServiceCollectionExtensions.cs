@@ -11,7 +11,10 @@ namespace InferenceSidecar.Proxy;
 
 internal static class ProxyServiceCollectionExtensions
 {
-    /// <summary>YARP from the <c>ReverseProxy</c> section (hot-reloaded by YARP), the sidecar transforms and the demo routes.</summary>
+    /// <summary>
+    /// YARP from the <c>ReverseProxy</c> section (hot-reloaded by YARP), the sidecar transforms, the demo routes and the
+    /// rate limiter (global concurrency cap and the routes' <c>RateLimiterPolicy</c>, see <see cref="ProxyRateLimiting"/>).
+    /// </summary>
     public static IServiceCollection AddSidecarProxy(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<Yarp.ReverseProxy.Forwarder.IForwarderHttpClientFactory, Transforms.Resilience.SidecarForwarderHttpClientFactory>();
@@ -20,6 +23,7 @@ internal static class ProxyServiceCollectionExtensions
             .AddSidecarTransforms(h => h.IdentityHeader = configuration["Sidecar:Identity:UserHeader"] ?? "X-User-Id")
             .AddSidecarDemo()
             .AddConfigFilter<Resilience.ClusterDefaultsConfigFilter>();
+        services.AddSidecarRateLimiter(configuration);
         services.AddSingleton<Resilience.ConsecutiveFailuresPolicy>();
         services.AddSingleton<Yarp.ReverseProxy.Health.IPassiveHealthCheckPolicy>(sp => sp.GetRequiredService<Resilience.ConsecutiveFailuresPolicy>());
         return services;
@@ -30,7 +34,6 @@ internal static class ProxyServiceCollectionExtensions
     {
         app.MapReverseProxy(proxy =>
         {
-            proxy.UseMiddleware<ConcurrencyLimitMiddleware>();
             proxy.UseMiddleware<ForwarderErrorMiddleware>();
             proxy.UseMiddleware<ProxyRequestMiddleware>();
             proxy.UseMiddleware<Tracing.GenAiTracingMiddleware>();

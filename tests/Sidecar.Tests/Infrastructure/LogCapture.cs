@@ -1,14 +1,14 @@
 using System.Collections.Concurrent;
 using Serilog.Core;
 using Serilog.Events;
-using Serilog.Formatting.Json;
+using Serilog.Formatting.Compact;
 
 namespace InferenceSidecar.Tests.Infrastructure;
 
 /// <summary>A Serilog sink that keeps every event, rendered exactly as the Production JSON console lines are.</summary>
 internal sealed class LogCapture : ILogEventSink
 {
-    private readonly JsonFormatter _formatter = new(renderMessage: true);
+    private readonly RenderedCompactJsonFormatter _formatter = new();
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly ConcurrentQueue<LogEvent> _events = new();
 

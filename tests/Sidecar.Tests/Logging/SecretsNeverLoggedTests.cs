@@ -13,6 +13,7 @@ public sealed class SecretsNeverLoggedTests
     private const string AnthropicSentinel = "sk-ant-SENTINEL-provider-key-2b8e1d";
     private const string ClientSentinel = "ck-SENTINEL-client-key-5d4c3b";
     private const string WrongClientSentinel = "ck-SENTINEL-wrong-key-0a0a0a";
+    private const string QuerySentinel = "qk-SENTINEL-query-key-9e9e9e";
 
     [Fact]
     public async Task AllTraffic_AtTrace_NoKeyInAnyLogLine()
@@ -48,6 +49,9 @@ public sealed class SecretsNeverLoggedTests
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatStreamBody, auth)));
         await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", "{not json", auth));
         await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"leaked {{ProviderSentinel}}"}]}""", auth));
+        fake.Behavior = new FakeBehavior();
+        await Http.SendAsync(sidecar.Client, Http.Post($"openai/v1/chat/completions?api-key={QuerySentinel}&alt=json", Http.ChatBody, auth));
+        await Http.SendAsync(sidecar.Client, Http.Post($"nowhere?key={QuerySentinel}", Http.ChatBody, auth));
 
         // Assert: the run really was verbose and really forwarded the sentinels...
         Assert.True(sidecar.Logs.Lines.Count > 40, $"expected verbose logging, got {sidecar.Logs.Lines.Count} lines");
@@ -58,9 +62,12 @@ public sealed class SecretsNeverLoggedTests
         // ...and no line anywhere, and no metric label, holds any of them.
         Assert.NotEmpty(metrics.Series);
         var all = sidecar.Logs.All + "\n" + string.Join("\n", metrics.Series.Keys);
-        foreach (var sentinel in (string[])[ProviderSentinel, AnthropicSentinel, ClientSentinel, WrongClientSentinel, "SENTINEL"])
+        foreach (var sentinel in (string[])[ProviderSentinel, AnthropicSentinel, ClientSentinel, WrongClientSentinel, QuerySentinel, "SENTINEL"])
         {
             Assert.DoesNotContain(sentinel, all, StringComparison.Ordinal);
         }
+
+        // The query strings were logged (at Verbose, by ASP.NET Core and YARP), with their names and without their values.
+        Assert.Contains(sidecar.Logs.Lines, l => l.Contains("?api-key=&alt=\"", StringComparison.Ordinal));
     }
 }
