@@ -6,9 +6,6 @@ public sealed record FakeBehavior
     /// <summary>Status of the answer; anything but 200 returns an error body in the provider's dialect.</summary>
     public int StatusCode { get; init; } = 200;
 
-    /// <summary>Sent as <c>Retry-After</c> (seconds) when set.</summary>
-    public int? RetryAfterSeconds { get; init; }
-
     /// <summary>Delay before the response headers.</summary>
     public TimeSpan HeaderDelay { get; init; }
 
@@ -45,7 +42,4 @@ public sealed record FakeBehavior
 
     /// <summary>Anthropic only: how many of <see cref="CacheWriteTokens"/> are 1-hour writes (<c>cache_creation.ephemeral_1h_input_tokens</c>).</summary>
     public int CacheWrite1hTokens { get; init; }
-
-    /// <summary>Text put in the error message of non-200 answers (lets tests check what is echoed).</summary>
-    public string ErrorMessage { get; init; } = "The fake provider was told to fail.";
 }

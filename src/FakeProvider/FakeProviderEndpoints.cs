@@ -82,12 +82,7 @@ public static class FakeProviderEndpoints
 
         if (behavior.StatusCode != 200)
         {
-            if (behavior.RetryAfterSeconds is { } retry)
-            {
-                context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            }
-
-            await WriteErrorAsync(context, anthropic, behavior.StatusCode, behavior.ErrorMessage);
+            await WriteErrorAsync(context, anthropic, behavior.StatusCode, "The fake provider was told to fail.");
             return;
         }
 

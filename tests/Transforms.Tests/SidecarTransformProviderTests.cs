@@ -1,8 +1,8 @@
-using InferenceSidecar.Testing;
 using InferenceSidecar.Transforms.Hygiene;
 using InferenceSidecar.Transforms.Keys;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -11,7 +11,7 @@ namespace InferenceSidecar.Transforms.Tests;
 public sealed class SidecarTransformProviderTests
 {
     private static SidecarTransformProvider Create() =>
-        new(new SecretResolver(new ManualTimeProvider(), NullLogger<SecretResolver>.Instance), Options.Create(new HeaderHygieneOptions()));
+        new(new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance), Options.Create(new HeaderHygieneOptions()));
 
     private static TransformClusterValidationContext Validate(Dictionary<string, string> metadata)
     {

@@ -1,17 +1,19 @@
 using InferenceSidecar.Caching;
-using InferenceSidecar.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceSidecar.Tests.Caching;
 
 public sealed class MemoryResponseCacheStoreTests
 {
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     private static CacheEntry Entry(int bytes, DateTimeOffset at) => new("application/json", new byte[bytes], 1, 2, at, "openai", "scope");
 
     [Fact]
     public async Task SetAsync_OverByteCap_EvictsLeastRecentlyUsed()
     {
         // Arrange: each entry is 1000 body bytes plus its footprint (1,376 bytes in all); the cap holds two of them.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => 2900);
         await store.SetAsync("a", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
         await store.SetAsync("b", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
@@ -30,7 +32,7 @@ public sealed class MemoryResponseCacheStoreTests
     [Fact]
     public async Task GetAsync_AfterTtl_Miss()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => 1_000_000);
         await store.SetAsync("k", Entry(10, time.GetUtcNow()), TimeSpan.FromMinutes(10), CancellationToken.None);
 
@@ -47,7 +49,7 @@ public sealed class MemoryResponseCacheStoreTests
     [Fact]
     public async Task SetAsync_EntryLargerThanCap_NotStored()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => 500);
 
         await store.SetAsync("big", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(1), CancellationToken.None);
@@ -72,7 +74,7 @@ public sealed class MemoryResponseCacheStoreTests
     {
         // Arrange: 5,000 typical entries (64-char key and scope, 300-byte body), made and stored on this thread, so
         // this thread's allocation counter sees the entries, their keys and the store's own nodes.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => long.MaxValue);
         var before = GC.GetAllocatedBytesForCurrentThread();
 

@@ -88,8 +88,10 @@ public sealed class AnthropicSdkTests(ProxyFixture fixture) : IClassFixture<Prox
     [Fact]
     public async Task Create_UpstreamRateLimited_SdkRaisesRateLimitException()
     {
-        fixture.Reset(new FakeProvider.FakeBehavior { StatusCode = 429, RetryAfterSeconds = 3 });
-        var client = SdkClients.Anthropic(fixture.Sidecar.ProxyAddress);
+        await using var canned = await SidecarWithWireMock.StartAsync();
+        canned.Upstream.Given(WireMockUpstream.Post("/v1/messages"))
+            .RespondWith(WireMockUpstream.Json(429, CannedAnswers.AnthropicError("Rate limited.", "rate_limit_error"), ("Retry-After", "3")));
+        var client = SdkClients.Anthropic(canned.Sidecar.ProxyAddress);
 
         await Assert.ThrowsAsync<AnthropicRateLimitException>(() => client.Messages.Create(Params()));
     }

@@ -66,8 +66,10 @@ public sealed class OpenAISdkTests(ProxyFixture fixture) : IClassFixture<ProxyFi
     [Fact]
     public async Task CompleteChatAsync_UpstreamRateLimited_SdkSees429WithRetryAfter()
     {
-        fixture.Reset(new FakeProvider.FakeBehavior { StatusCode = 429, RetryAfterSeconds = 7 });
-        var client = SdkClients.OpenAIChat(fixture.Sidecar.ProxyAddress);
+        await using var canned = await SidecarWithWireMock.StartAsync();
+        canned.Upstream.Given(WireMockUpstream.Post("/v1/chat/completions"))
+            .RespondWith(WireMockUpstream.Json(429, CannedAnswers.OpenAIError("Rate limit reached.", "rate_limit_error"), ("Retry-After", "7")));
+        var client = SdkClients.OpenAIChat(canned.Sidecar.ProxyAddress);
 
         var error = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")]));
 

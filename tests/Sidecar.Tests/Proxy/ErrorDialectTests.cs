@@ -1,11 +1,14 @@
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
+using WireMock.Server;
 
 namespace InferenceSidecar.Tests.Proxy;
 
 /// <summary>Every failure the sidecar itself produces comes in the route's provider dialect, with the right status and no stack trace.</summary>
 public sealed class ErrorDialectTests : IAsyncLifetime
 {
+    // The "slow" cluster's upstream: canned answers that come after the cluster's activity timeout.
+    private readonly WireMockServer _slow = WireMockUpstream.Start();
     private SidecarWithFake _setup = null!;
 
     private FakeProviderServer _fake => _setup.Fake;
@@ -14,9 +17,14 @@ public sealed class ErrorDialectTests : IAsyncLifetime
 
     public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync(Configure);
 
-    public async Task DisposeAsync() => await _setup.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _setup.DisposeAsync();
+        _slow.Stop();
+        _slow.Dispose();
+    }
 
-    private static void Configure(Dictionary<string, string?> settings, FakeProviderServer fake, ProviderKeys keys)
+    private void Configure(Dictionary<string, string?> settings, FakeProviderServer fake, ProviderKeys keys)
     {
 
         // A route to a port nobody listens on, one with a short timeout, and one whose key variable is unset.
@@ -26,9 +34,8 @@ public sealed class ErrorDialectTests : IAsyncLifetime
         settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
 
         settings.AddRoute("slow", "slow", "slow");
-        settings["ReverseProxy:Clusters:slow:Metadata:ApiKey"] = keys.OpenAIReference;
+        settings.PointCluster("slow", _slow, keys.OpenAIReference);
         settings["ReverseProxy:Clusters:slow:HttpRequest:ActivityTimeout"] = "00:00:00.500";
-        settings["ReverseProxy:Clusters:slow:Destinations:primary:Address"] = fake.BaseAddress.ToString();
 
         settings["ReverseProxy:Routes:nokey:ClusterId"] = "nokey";
         settings["ReverseProxy:Routes:nokey:Match:Path"] = "/nokey/{**catch-all}";
@@ -61,7 +68,8 @@ public sealed class ErrorDialectTests : IAsyncLifetime
     [Fact]
     public async Task Send_UpstreamTooSlow_504InOpenAIDialect()
     {
-        _fake.Behavior = new FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(3) };
+        _slow.Given(WireMockUpstream.Post("/v1/chat/completions"))
+            .RespondWith(WireMockUpstream.Json(200, CannedAnswers.OpenAIChat("late", 7, 1)).WithDelay(TimeSpan.FromSeconds(3)));
 
         var (status, body, _) = await Send("slow/v1/chat/completions", Http.ChatBody);
 

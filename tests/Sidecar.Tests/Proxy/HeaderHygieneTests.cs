@@ -1,4 +1,3 @@
-using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
 
 namespace InferenceSidecar.Tests.Proxy;
@@ -39,19 +38,17 @@ public sealed class HeaderHygieneTests(ProxyFixture fixture) : IClassFixture<Pro
     [Fact]
     public async Task Respond_UpstreamSendsAccountHeadersAndCookies_ClientNeverSeesThem()
     {
-        fixture.Reset(new FakeBehavior
-        {
-            ResponseHeaders = new Dictionary<string, string>
-            {
-                ["Set-Cookie"] = "__cf_bm=upstream; Path=/",
-                ["openai-organization"] = "org-secret-account",
-                ["openai-project"] = "proj_secret",
-                ["anthropic-organization-id"] = "org-uuid",
-                ["x-request-id"] = "req_123",
-            },
-        });
+        await using var canned = await SidecarWithWireMock.StartAsync();
+        canned.Upstream.Given(WireMockUpstream.Post("/v1/chat/completions")).RespondWith(WireMockUpstream.Json(
+            200,
+            CannedAnswers.OpenAIChat("Hello.", 7, 2),
+            ("Set-Cookie", "__cf_bm=upstream; Path=/"),
+            ("openai-organization", "org-secret-account"),
+            ("openai-project", "proj_secret"),
+            ("anthropic-organization-id", "org-uuid"),
+            ("x-request-id", "req_123")));
 
-        var (status, _, response) = await Http.SendAsync(fixture.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "alice")));
+        var (status, _, response) = await Http.SendAsync(canned.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "alice")));
 
         Assert.Equal(200, status);
         Assert.False(response.Headers.Contains("Set-Cookie"));

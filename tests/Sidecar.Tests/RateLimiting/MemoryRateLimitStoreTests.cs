@@ -1,10 +1,12 @@
 using InferenceSidecar.RateLimiting;
-using InferenceSidecar.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceSidecar.Tests.RateLimiting;
 
 public sealed class MemoryRateLimitStoreTests
 {
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     private static BucketSpec PerMinute(string key, double capacity, double cost = 1, LimitKind kind = LimitKind.Requests) =>
         new(key, kind, false, capacity, capacity / 60.0, cost);
 
@@ -14,7 +16,7 @@ public sealed class MemoryRateLimitStoreTests
     public void Reserve_UntilEmpty_ThenRejectedWithTrueRetryAfter()
     {
         // Arrange: 60 per minute = one per second.
-        var store = new MemoryRateLimitStore(new ManualTimeProvider());
+        var store = new MemoryRateLimitStore(new FakeTimeProvider(Start));
         BucketSpec[] buckets = [PerMinute("k", 60)];
 
         // Act
@@ -32,7 +34,7 @@ public sealed class MemoryRateLimitStoreTests
     [Fact]
     public void Reserve_AfterTimePasses_RefillsContinuouslyUpToCapacity()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(Start);
         var store = new MemoryRateLimitStore(time);
         BucketSpec[] buckets = [PerMinute("k", 60, cost: 30)];
         store.Reserve(buckets, false);
@@ -55,7 +57,7 @@ public sealed class MemoryRateLimitStoreTests
     [Fact]
     public void Reserve_OneBucketRefuses_NoBucketIsTaken()
     {
-        var store = new MemoryRateLimitStore(new ManualTimeProvider());
+        var store = new MemoryRateLimitStore(new FakeTimeProvider(Start));
         BucketSpec[] buckets = [PerMinute("req", 100), PerMinute("tok", 1000, cost: 600, kind: LimitKind.Tokens)];
 
         var first = store.Reserve(buckets, false);
@@ -72,7 +74,7 @@ public sealed class MemoryRateLimitStoreTests
     [Fact]
     public void Reserve_CostAboveCapacity_AdmittedOnlyWhenFullAndEmptiesBucket()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(Start);
         var store = new MemoryRateLimitStore(time);
         BucketSpec[] big = [PerMinute("tok", 1000, cost: 5000, kind: LimitKind.Tokens)];
 
@@ -89,7 +91,7 @@ public sealed class MemoryRateLimitStoreTests
     [Fact]
     public async Task Adjust_RefundAndOverrun_ReconcileToActualUsage()
     {
-        var store = new MemoryRateLimitStore(new ManualTimeProvider());
+        var store = new MemoryRateLimitStore(new FakeTimeProvider(Start));
         BucketSpec[] buckets = [PerMinute("tok", 1000, cost: 500, kind: LimitKind.Tokens)];
         store.Reserve(buckets, false);
 
@@ -106,7 +108,7 @@ public sealed class MemoryRateLimitStoreTests
     [Fact]
     public void Reserve_DailyWindow_ResetsAtUtcMidnight()
     {
-        var time = new ManualTimeProvider(new DateTimeOffset(2026, 3, 1, 23, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 23, 0, 0, TimeSpan.Zero));
         var store = new MemoryRateLimitStore(time);
         BucketSpec[] buckets = [Daily("day", 100, 60)];
 

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
 
 namespace InferenceSidecar.Tests.Redaction;
 
@@ -11,6 +12,9 @@ public sealed class OutboundSafetyTests : IAsyncLifetime
 {
     private readonly TcpListener _canary = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
+
+    // Canned answers: a redirect to the canary, an error that echoes the injected key.
+    private readonly WireMockServer _canned = WireMockUpstream.Start();
     private SidecarWithFake _setup = null!;
     private int _canaryConnections;
 
@@ -27,8 +31,10 @@ public sealed class OutboundSafetyTests : IAsyncLifetime
                 Interlocked.Increment(ref _canaryConnections);
             }
         });
-        _setup = await SidecarWithFake.StartAsync((settings, _, _) =>
+        _setup = await SidecarWithFake.StartAsync((settings, _, keys) =>
         {
+            settings.AddRoute("canned", "canned", "canned");
+            settings.PointCluster("canned", _canned, keys.OpenAIReference);
             settings["Sidecar:Cors:web:Origins:0"] = "https://app.example.com";
             settings["ReverseProxy:Routes:browser:ClusterId"] = "openai";
             settings["ReverseProxy:Routes:browser:CorsPolicy"] = "web";
@@ -42,6 +48,8 @@ public sealed class OutboundSafetyTests : IAsyncLifetime
         await _stop.CancelAsync();
         _canary.Stop();
         await _setup.DisposeAsync();
+        _canned.Stop();
+        _canned.Dispose();
         _stop.Dispose();
     }
 
@@ -63,10 +71,11 @@ public sealed class OutboundSafetyTests : IAsyncLifetime
         var canary = $"http://127.0.0.1:{CanaryPort}";
         var body = $$"""{"model":"gpt-4o","api_base":"{{canary}}","base_url":"{{canary}}/v1","messages":[{"role":"user","content":"hi"}]}""";
         using var noRedirects = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = _setup.Sidecar.ProxyAddress };
-        _setup.Fake.Next.Enqueue(new FakeBehavior { StatusCode = 302, ResponseHeaders = new Dictionary<string, string> { ["Location"] = canary + "/v1/chat/completions" } });
+        _canned.Given(WireMockUpstream.Post("/v1/chat/completions"))
+            .RespondWith(Response.Create().WithStatusCode(302).WithHeader("Location", canary + "/v1/chat/completions"));
 
         // Act: body fields, an upstream redirect, Host and X-Forwarded-Host tricks, absolute-form and dot-dot targets.
-        var redirect = await Http.SendAsync(noRedirects, Http.Post("openai/v1/chat/completions", body, ("X-User-Id", "a")));
+        var redirect = await Http.SendAsync(noRedirects, Http.Post("canned/v1/chat/completions", body, ("X-User-Id", "a")));
         var fields = await Http.SendAsync(noRedirects, Http.Post("openai/v1/chat/completions", body, ("X-User-Id", "a"), ("X-Forwarded-Host", $"127.0.0.1:{CanaryPort}")));
         var host = await RawAsync($"POST /openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{CanaryPort}\r\nX-User-Id: a\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
         var absolute = await RawAsync($"POST {canary}/openai/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{CanaryPort}\r\nX-User-Id: a\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
@@ -80,16 +89,17 @@ public sealed class OutboundSafetyTests : IAsyncLifetime
         Assert.StartsWith("HTTP/1.1 200", host, StringComparison.Ordinal);
         Assert.StartsWith("HTTP/1.1 200", absolute, StringComparison.Ordinal);
         Assert.DoesNotContain(" 500 ", dots, StringComparison.Ordinal);
-        Assert.True(_setup.Fake.Received.Count >= 4);
+        Assert.Equal(1, _canned.Received());
+        Assert.True(_setup.Fake.Received.Count >= 3);
     }
 
     [Fact]
     public async Task Send_UpstreamErrorEchoesInjectedKey_KeyScrubbedBeforeClient()
     {
-        _setup.Fake.Behavior = new FakeBehavior { StatusCode = 401, ErrorMessage = "Incorrect API key provided: " + _setup.Keys.OpenAIKey + "." };
+        _canned.Given(WireMockUpstream.Post("/v1/chat/completions"))
+            .RespondWith(WireMockUpstream.Json(401, CannedAnswers.OpenAIError("Incorrect API key provided: " + _setup.Keys.OpenAIKey + ".", "invalid_request_error")));
 
-        var (status, body, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "a")));
-        _setup.Fake.Behavior = new FakeBehavior();
+        var (status, body, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post("canned/v1/chat/completions", Http.ChatBody, ("X-User-Id", "a")));
 
         var text = Encoding.UTF8.GetString(body);
         Assert.Equal(401, status);

@@ -1,23 +1,32 @@
 using System.Net.Sockets;
 using System.Text;
-using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
+using WireMock.Server;
 
 namespace InferenceSidecar.Tests.Resilience;
 
 /// <summary>Malformed or abusive input: 4xx or a closed connection, never a 500, and the process keeps serving.</summary>
 public sealed class InputLimitTests : IAsyncLifetime
 {
+    // A canned answer that takes a second: holds requests in flight.
+    private readonly WireMockServer _slow = WireMockUpstream.Start();
     private SidecarWithFake _setup = null!;
 
-    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync((settings, _, _) =>
+    public async Task InitializeAsync() => _setup = await SidecarWithFake.StartAsync((settings, _, keys) =>
     {
+        settings.AddRoute("slow", "slow", "slow");
+        settings.PointCluster("slow", _slow, keys.OpenAIReference);
         settings["Sidecar:MaxConcurrentRequests"] = "2";
         settings["Kestrel:Limits:MaxRequestHeadersTotalSize"] = "8192";
         settings["Kestrel:Limits:RequestHeadersTimeout"] = "00:00:01";
     });
 
-    public async Task DisposeAsync() => await _setup.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _setup.DisposeAsync();
+        _slow.Stop();
+        _slow.Dispose();
+    }
 
     private async Task<string> RawAsync(string request, bool halfClose = true)
     {
@@ -88,11 +97,11 @@ public sealed class InputLimitTests : IAsyncLifetime
     [Fact]
     public async Task Send_OverConcurrencyCap_503FastWithRetryAfter()
     {
-        _setup.Fake.Behavior = new FakeBehavior { HeaderDelay = TimeSpan.FromSeconds(1) };
+        _slow.Given(WireMockUpstream.Post("/v1/chat/completions"))
+            .RespondWith(WireMockUpstream.Json(200, CannedAnswers.OpenAIChat("Hello.", 7, 2)).WithDelay(TimeSpan.FromSeconds(1)));
 
         var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(i =>
-            Http.SendAsync(_setup.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "user" + i)))));
-        _setup.Fake.Behavior = new FakeBehavior();
+            Http.SendAsync(_setup.Sidecar.Client, Http.Post("slow/v1/chat/completions", Http.ChatBody, ("X-User-Id", "user" + i)))));
 
         Assert.Equal(2, results.Count(r => r.Status == 200));
         var shed = results.Where(r => r.Status == 503).ToArray();

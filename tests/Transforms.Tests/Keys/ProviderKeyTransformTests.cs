@@ -1,7 +1,7 @@
-using InferenceSidecar.Testing;
 using InferenceSidecar.Transforms.Keys;
 using InferenceSidecar.Transforms.Providers;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceSidecar.Transforms.Tests.Keys;
 
@@ -12,7 +12,7 @@ public sealed class ProviderKeyTransformTests
     static ProviderKeyTransformTests() => Environment.SetEnvironmentVariable(Variable, "sk-injected");
 
     private static ProviderKeyTransform Create(ProviderKind kind, string? reference = null) =>
-        new(kind, reference ?? "env:" + Variable, "2023-06-01", new SecretResolver(new ManualTimeProvider(), NullLogger<SecretResolver>.Instance));
+        new(kind, reference ?? "env:" + Variable, "2023-06-01", new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance));
 
     [Fact]
     public async Task ApplyAsync_OpenAI_SendsBearer()

@@ -1,6 +1,6 @@
-using InferenceSidecar.Testing;
 using InferenceSidecar.Transforms.Keys;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceSidecar.Transforms.Tests.Keys;
 
@@ -16,7 +16,7 @@ public sealed class SecretResolverTests : IDisposable
         // Arrange
         var path = Path.Combine(_dir, "key");
         File.WriteAllText(path, "first-key\n");
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var resolver = new SecretResolver(time, NullLogger<SecretResolver>.Instance);
 
         // Act
@@ -36,7 +36,7 @@ public sealed class SecretResolverTests : IDisposable
     public void TryResolve_MissingVariableThenSet_BecomesAvailable()
     {
         var name = "SIDECAR_TEST_" + Guid.NewGuid().ToString("N");
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var resolver = new SecretResolver(time, NullLogger<SecretResolver>.Instance);
 
         var before = resolver.TryResolve("env:" + name, out _);
@@ -65,7 +65,7 @@ public sealed class SecretResolverTests : IDisposable
     [Fact]
     public void TryResolve_None_ResolvesToEmpty()
     {
-        var resolver = new SecretResolver(new ManualTimeProvider(), NullLogger<SecretResolver>.Instance);
+        var resolver = new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance);
 
         Assert.True(resolver.TryResolve("none", out var value));
         Assert.Equal(string.Empty, value);
