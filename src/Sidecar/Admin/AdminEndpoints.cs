@@ -23,6 +23,12 @@ internal static class AdminEndpoints
 {
     private const int MaxReportDays = 366;
 
+    /// <summary>Rows in one <c>/admin/usage</c> page when <c>limit</c> is not given.</summary>
+    public const int DefaultUsagePageSize = 1000;
+
+    /// <summary>The largest <c>limit</c> a usage page accepts.</summary>
+    public const int MaxUsagePageSize = 10_000;
+
     public static IEndpointRouteBuilder MapSidecarAdmin(this IEndpointRouteBuilder endpoints)
     {
         var admin = endpoints.MapGroup("/admin").AddEndpointFilter<AdminAuthFilter>().WithMetadata(ManagementEndpointMetadata.Instance);
@@ -34,7 +40,12 @@ internal static class AdminEndpoints
         return endpoints;
     }
 
-    /// <summary><c>GET /admin/usage?user=&amp;model=&amp;from=&amp;to=</c>: rows per user, model and UTC day, and their totals (default: the last 7 days).</summary>
+    /// <summary>
+    /// <c>GET /admin/usage?user=&amp;model=&amp;from=&amp;to=&amp;limit=&amp;cursor=</c>: rows per user, model and UTC day (default:
+    /// the last 7 days) in (day, user, model) order, one page of at most <c>limit</c> rows (default
+    /// <see cref="DefaultUsagePageSize"/>, at most <see cref="MaxUsagePageSize"/>); <c>totals</c> cover every matching
+    /// row; <c>next_cursor</c>, passed back as <c>cursor</c>, gives the next page (null on the last).
+    /// </summary>
     private static async Task<IResult> UsageAsync(HttpContext context, IUsageStore store, TimeProvider time)
     {
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
@@ -48,11 +59,29 @@ internal static class AdminEndpoints
             return await ErrorAsync(context, 400, $"'from' must not be after 'to', and a report spans at most {MaxReportDays} days.", "invalid_request");
         }
 
+        var limitText = context.Request.Query["limit"].ToString();
+        var limit = DefaultUsagePageSize;
+        if (limitText.Length > 0 && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxUsagePageSize))
+        {
+            return await ErrorAsync(context, 400, $"'limit' must be a whole number from 1 to {MaxUsagePageSize}.", "invalid_request");
+        }
+
+        UsageKey? after = null;
+        if (Filter(context, "cursor") is { } cursorText)
+        {
+            if (!UsagePage.TryDecodeCursor(cursorText, out var cursor))
+            {
+                return await ErrorAsync(context, 400, "'cursor' must be a 'next_cursor' from an earlier page.", "invalid_request");
+            }
+
+            after = cursor;
+        }
+
         var query = new UsageQuery(from, to, Filter(context, "user"), Filter(context, "model"));
-        IReadOnlyList<(UsageKey Key, UsageEvent Usage)> rows;
+        UsagePage page;
         try
         {
-            rows = await store.QueryAsync(query, context.RequestAborted);
+            page = await store.QueryAsync(query, after, limit, context.RequestAborted);
         }
         catch (RedisUnavailableException)
         {
@@ -60,18 +89,14 @@ internal static class AdminEndpoints
             return await ErrorAsync(context, 503, "The shared usage store is unavailable; retry shortly.", "usage_unavailable");
         }
 
-        var ordered = rows.OrderBy(r => r.Key.Day, StringComparer.Ordinal).ThenBy(r => r.Key.User, StringComparer.Ordinal).ThenBy(r => r.Key.Model, StringComparer.Ordinal).ToList();
-        var total = ordered.Aggregate(default(UsageEvent), (sum, r) => new UsageEvent(
-            sum.Requests + r.Usage.Requests, sum.InputTokens + r.Usage.InputTokens, sum.OutputTokens + r.Usage.OutputTokens,
-            sum.CostMicros + r.Usage.CostMicros, sum.CacheHits + r.Usage.CacheHits, sum.SavedCostMicros + r.Usage.SavedCostMicros));
         return Results.Json(new Dictionary<string, object?>
         {
             ["from"] = Day(from),
             ["to"] = Day(to),
             ["user"] = query.User,
             ["model"] = query.Model,
-            ["totals"] = Describe(total),
-            ["rows"] = ordered.Select(r =>
+            ["totals"] = Describe(page.Totals),
+            ["rows"] = page.Rows.Select(r =>
             {
                 var row = Describe(r.Usage);
                 row["day"] = r.Key.Day;
@@ -79,6 +104,8 @@ internal static class AdminEndpoints
                 row["model"] = r.Key.Model;
                 return row;
             }).ToList(),
+            ["limit"] = limit,
+            ["next_cursor"] = page.Next is { } next ? UsagePage.EncodeCursor(next) : null,
         });
     }
 

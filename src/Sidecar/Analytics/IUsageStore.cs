@@ -5,6 +5,9 @@ internal interface IUsageStore
 {
     void Add(UsageKey key, in UsageEvent usage);
 
-    /// <summary>The matching rows; throws <see cref="Redis.RedisUnavailableException"/> when the shared store cannot answer.</summary>
-    Task<IReadOnlyList<(UsageKey Key, UsageEvent Usage)>> QueryAsync(UsageQuery query, CancellationToken cancellationToken);
+    /// <summary>
+    /// One page of the matching rows (after <paramref name="after"/>, at most <paramref name="limit"/>) and the totals
+    /// of all of them; throws <see cref="Redis.RedisUnavailableException"/> when the shared store cannot answer.
+    /// </summary>
+    Task<UsagePage> QueryAsync(UsageQuery query, UsageKey? after, int limit, CancellationToken cancellationToken);
 }

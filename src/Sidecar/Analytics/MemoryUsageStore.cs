@@ -2,7 +2,10 @@ using InferenceSidecar.Configuration;
 
 namespace InferenceSidecar.Analytics;
 
-/// <summary>Usage analytics in this process (no Redis configured): lost on restart, pruned past <c>RetentionDays</c>.</summary>
+/// <summary>
+/// Usage analytics in this process (no Redis configured): lost on restart, pruned past <c>RetentionDays</c> (when the
+/// first row of a new day arrives), and at most <c>MaxRows</c> rows (past it new users count under <c>other</c>).
+/// </summary>
 internal sealed class MemoryUsageStore(LiveOptions<SidecarOptions> live, TimeProvider time) : IUsageStore
 {
     private readonly UsageTable _table = new(live.Current.Usage.MaxRows);
@@ -20,6 +23,17 @@ internal sealed class MemoryUsageStore(LiveOptions<SidecarOptions> live, TimePro
         _table.Add(key, usage);
     }
 
-    public Task<IReadOnlyList<(UsageKey Key, UsageEvent Usage)>> QueryAsync(UsageQuery query, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<(UsageKey Key, UsageEvent Usage)>>(_table.Rows().Where(r => query.Matches(r.Key)).ToList());
+    public Task<UsagePage> QueryAsync(UsageQuery query, UsageKey? after, int limit, CancellationToken cancellationToken)
+    {
+        var pager = new UsagePager(after, limit);
+        foreach (var (key, usage) in _table.Rows())
+        {
+            if (query.Matches(key))
+            {
+                pager.Add(key, usage);
+            }
+        }
+
+        return Task.FromResult(pager.Page());
+    }
 }

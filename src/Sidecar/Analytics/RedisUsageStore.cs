@@ -6,34 +6,45 @@ using StackExchange.Redis;
 namespace InferenceSidecar.Analytics;
 
 /// <summary>
-/// Usage analytics shared by every replica through Redis: one hash per UTC day (<c>sidecar:usage:{day}</c>, expiring
+/// Usage analytics shared by every replica through Redis: one hash per UTC day (<c>sidecar:usage:&lt;day&gt;</c>, expiring
 /// after <c>RetentionDays</c>) with a field per user, model and measure. Requests add to a local table; every
-/// <c>FlushInterval</c> (and at shutdown, and before a report) the table goes to Redis in one Lua script per 500 rows,
-/// atomically, so the request path never waits on Redis for analytics. A failed flush keeps its rows for the next one.
+/// <c>FlushInterval</c> (and at shutdown, and before a report) the table goes to Redis in one Lua script per day and
+/// 500 rows, atomically, so the request path never waits on Redis for analytics.
+/// <para>
+/// Flushes are idempotent: each script carries a batch id, and the script records applied ids (sorted set
+/// <c>{sidecar:usage:&lt;day&gt;}:batches</c>, same hash slot as the day's hash, ids kept <see cref="DedupWindow"/>) and
+/// skips a replay. A batch that failed or timed out is resent as is, same id, before anything newer is drained: a
+/// script that timed out here but still ran when Redis woke is not counted twice. Meanwhile new rows wait in the
+/// (bounded) local table. Each script declares both keys it touches, so it runs on a Redis Cluster.
+/// </para>
 /// No request waits on these calls, so they try Redis even while it is failing (<c>failFast: false</c>): the shutdown
 /// flush is never turned away, and a flush that gets through ends the outage for everyone.
 /// </summary>
 internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<SidecarOptions> live) : IUsageStore
 {
+    /// <summary>How long a batch id is remembered: a replay (or retry) older than this would count twice.</summary>
+    public static readonly TimeSpan DedupWindow = TimeSpan.FromHours(1);
+
     private const int RowsPerScript = 500;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
-    // ARGV: ttl seconds, then (key, field, kind i|f, value) quadruples.
+    // KEYS: the day's hash, the day's applied batch ids. ARGV: ttl seconds, batch id, dedup window seconds, then
+    // (field, kind i|f, value) triples. Returns 1 when applied, 0 when the batch had already been applied.
     private const string AddScript = """
-        local ttl = tonumber(ARGV[1])
-        local seen = {}
-        for i = 2, #ARGV, 4 do
-          local key = ARGV[i]
-          if ARGV[i + 2] == 'f' then
-            redis.call('HINCRBYFLOAT', key, ARGV[i + 1], ARGV[i + 3])
+        local now = tonumber(redis.call('TIME')[1])
+        local window = tonumber(ARGV[3])
+        if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 0 end
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+        redis.call('ZADD', KEYS[2], now, ARGV[2])
+        redis.call('EXPIRE', KEYS[2], window)
+        for i = 4, #ARGV, 3 do
+          if ARGV[i + 1] == 'f' then
+            redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 2])
           else
-            redis.call('HINCRBY', key, ARGV[i + 1], ARGV[i + 3])
-          end
-          if not seen[key] then
-            seen[key] = true
-            redis.call('EXPIRE', key, ttl)
+            redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 2])
           end
         end
+        redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
         return 1
         """;
 
@@ -42,9 +53,15 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
 
     private readonly SemaphoreSlim _flushing = new(1, 1);
     private readonly object _swap = new();
+
+    /// <summary>Batches drained but not yet acknowledged by Redis, oldest first; only touched under <see cref="_flushing"/>.</summary>
+    private readonly Queue<Batch> _unsent = new();
     private UsageTable _pending = new(live.Current.Usage.MaxRows);
 
     public static string Key(string day) => "sidecar:usage:" + day;
+
+    /// <summary>The day's applied batch ids: hash tag = the day's hash key, so both share one slot on a cluster.</summary>
+    public static string BatchesKey(string day) => "{" + Key(day) + "}:batches";
 
     public void Add(UsageKey key, in UsageEvent usage)
     {
@@ -54,44 +71,42 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
         }
     }
 
-    /// <summary>Sends what this replica counted since the last flush; on failure puts it back and rethrows.</summary>
+    /// <summary>
+    /// Sends what this replica counted since the last flush: first any batch a previous flush could not confirm (same
+    /// id), then what is pending. On failure the unconfirmed batches stay for the next flush, and this rethrows.
+    /// </summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         await _flushing.WaitAsync(cancellationToken);
         try
         {
-            UsageTable drained;
-            lock (_swap)
+            while (true)
             {
-                if (_pending.IsEmpty)
+                while (_unsent.TryPeek(out var batch))
                 {
-                    return;
+                    await redis.RunAsync(db => db.ScriptEvaluateAsync(AddScript, batch.Keys, batch.Arguments), Timeout, cancellationToken, failFast: false);
+                    _unsent.Dequeue();
                 }
 
-                drained = _pending;
-                _pending = new UsageTable(live.Current.Usage.MaxRows);
-            }
-
-            var rows = drained.Rows().ToList();
-            var ttl = (live.Current.Usage.RetentionDays * 86_400).ToString(CultureInfo.InvariantCulture);
-            for (var start = 0; start < rows.Count; start += RowsPerScript)
-            {
-                var chunk = rows.Skip(start).Take(RowsPerScript).ToList();
-                try
+                UsageTable drained;
+                lock (_swap)
                 {
-                    await redis.RunAsync(db => db.ScriptEvaluateAsync(AddScript, [], Arguments(ttl, chunk)), Timeout, cancellationToken, failFast: false);
-                }
-                catch (Exception ex) when (ex is RedisUnavailableException or OperationCanceledException)
-                {
-                    lock (_swap)
+                    if (_pending.IsEmpty)
                     {
-                        foreach (var (key, usage) in rows.Skip(start))
-                        {
-                            _pending.Add(key, usage);
-                        }
+                        return;
                     }
 
-                    throw;
+                    drained = _pending;
+                    _pending = new UsageTable(live.Current.Usage.MaxRows);
+                }
+
+                var ttl = (live.Current.Usage.RetentionDays * 86_400).ToString(CultureInfo.InvariantCulture);
+                foreach (var day in drained.Rows().GroupBy(r => r.Key.Day, StringComparer.Ordinal))
+                {
+                    foreach (var chunk in day.Chunk(RowsPerScript))
+                    {
+                        _unsent.Enqueue(new Batch([Key(day.Key), BatchesKey(day.Key)], Arguments(ttl, Guid.NewGuid().ToString("N"), chunk)));
+                    }
                 }
             }
         }
@@ -101,19 +116,17 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
         }
     }
 
-    public async Task<IReadOnlyList<(UsageKey Key, UsageEvent Usage)>> QueryAsync(UsageQuery query, CancellationToken cancellationToken)
+    public async Task<UsagePage> QueryAsync(UsageQuery query, UsageKey? after, int limit, CancellationToken cancellationToken)
     {
         await FlushAsync(cancellationToken);
-        var days = query.Days().ToArray();
-        var hashes = await redis.RunAsync(
-            async db => await Task.WhenAll(days.Select(day => db.HashGetAllAsync(Key(day)))),
-            Timeout,
-            cancellationToken,
-            failFast: false);
+        var pager = new UsagePager(after, limit);
         var rows = new Dictionary<UsageKey, UsageEvent>();
-        for (var d = 0; d < days.Length; d++)
+        foreach (var day in query.Days())
         {
-            foreach (var entry in hashes[d])
+            // One day at a time: memory holds one day's hash, and the page.
+            var hash = await redis.RunAsync(db => db.HashGetAllAsync(Key(day)), Timeout, cancellationToken, failFast: false);
+            rows.Clear();
+            foreach (var entry in hash)
             {
                 var parts = ((string?)entry.Name ?? string.Empty).Split('\u001f');
                 if (parts.Length != 3)
@@ -121,7 +134,7 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
                     continue;
                 }
 
-                var key = new UsageKey(days[d], parts[0], parts[1]);
+                var key = new UsageKey(day, parts[0], parts[1]);
                 if (!query.Matches(key))
                 {
                     continue;
@@ -140,34 +153,40 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
                     _ => sum,
                 };
             }
+
+            foreach (var (key, usage) in rows)
+            {
+                pager.Add(key, usage);
+            }
         }
 
-        return rows.Select(r => (r.Key, r.Value)).ToList();
+        return pager.Page();
     }
 
-    private static RedisValue[] Arguments(string ttl, List<(UsageKey Key, UsageEvent Usage)> rows)
+    private static RedisValue[] Arguments(string ttl, string batchId, (UsageKey Key, UsageEvent Usage)[] rows)
     {
-        var args = new List<RedisValue>(1 + (rows.Count * 24)) { ttl };
+        var args = new List<RedisValue>(3 + (rows.Length * 18)) { ttl, batchId, ((long)DedupWindow.TotalSeconds).ToString(CultureInfo.InvariantCulture) };
         foreach (var (key, usage) in rows)
         {
-            var hash = Key(key.Day);
             var prefix = key.User + "\u001f" + key.Model + "\u001f";
-            Add(args, hash, prefix + "r", "i", usage.Requests.ToString(CultureInfo.InvariantCulture));
-            Add(args, hash, prefix + "i", "i", usage.InputTokens.ToString(CultureInfo.InvariantCulture));
-            Add(args, hash, prefix + "o", "i", usage.OutputTokens.ToString(CultureInfo.InvariantCulture));
-            Add(args, hash, prefix + "h", "i", usage.CacheHits.ToString(CultureInfo.InvariantCulture));
-            Add(args, hash, prefix + "c", "f", usage.CostMicros.ToString("R", CultureInfo.InvariantCulture));
-            Add(args, hash, prefix + "s", "f", usage.SavedCostMicros.ToString("R", CultureInfo.InvariantCulture));
+            Add(args, prefix + "r", "i", usage.Requests.ToString(CultureInfo.InvariantCulture));
+            Add(args, prefix + "i", "i", usage.InputTokens.ToString(CultureInfo.InvariantCulture));
+            Add(args, prefix + "o", "i", usage.OutputTokens.ToString(CultureInfo.InvariantCulture));
+            Add(args, prefix + "h", "i", usage.CacheHits.ToString(CultureInfo.InvariantCulture));
+            Add(args, prefix + "c", "f", usage.CostMicros.ToString("R", CultureInfo.InvariantCulture));
+            Add(args, prefix + "s", "f", usage.SavedCostMicros.ToString("R", CultureInfo.InvariantCulture));
         }
 
         return [.. args];
     }
 
-    private static void Add(List<RedisValue> args, string key, string field, string kind, string value)
+    private static void Add(List<RedisValue> args, string field, string kind, string value)
     {
-        args.Add(key);
         args.Add(field);
         args.Add(kind);
         args.Add(value);
     }
+
+    /// <summary>One script's worth of rows, with the id that makes resending it harmless.</summary>
+    private sealed record Batch(RedisKey[] Keys, RedisValue[] Arguments);
 }

@@ -5,8 +5,9 @@ using StackExchange.Redis;
 namespace InferenceSidecar.Caching;
 
 /// <summary>
-/// Entries in Redis, shared by every replica, expiring by TTL. Keys are <c>sc:{route}:{scope}:{hash}</c>, so a route or
-/// a user can be cleared with SCAN. Any Redis failure is a miss (counted and logged by the connection), never an error.
+/// Entries in Redis, shared by every replica, each expiring by the route's cache TTL. Keys are
+/// <c>sc:&lt;route&gt;:&lt;scope&gt;:&lt;hash&gt;</c> (no hash tag: on a Redis Cluster entries spread over every master), so a
+/// route or a user can be cleared with SCAN on each master. Any Redis failure is a miss (counted and logged by the connection), never an error.
 /// </summary>
 internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions<SidecarOptions> live) : IResponseCacheStore
 {
@@ -55,18 +56,26 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
                 batch.Add(key);
                 if (batch.Count == 256)
                 {
-                    removed += await redis.Database.KeyDeleteAsync([.. batch]);
+                    removed += await DeleteAsync(batch);
                     batch.Clear();
                 }
             }
 
-            if (batch.Count > 0)
-            {
-                removed += await redis.Database.KeyDeleteAsync([.. batch]);
-            }
+            removed += await DeleteAsync(batch);
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// One DEL per key, pipelined: cache keys have no hash tag, so on a Redis Cluster a multi-key DEL of them would be
+    /// refused (CROSSSLOT).
+    /// </summary>
+    private async Task<long> DeleteAsync(List<RedisKey> keys)
+    {
+        var db = redis.Database;
+        var deleted = await Task.WhenAll(keys.Select(key => db.KeyDeleteAsync(key)));
+        return deleted.Count(d => d);
     }
 
     private static string Glob(string? value) =>

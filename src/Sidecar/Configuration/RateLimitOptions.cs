@@ -31,6 +31,13 @@ internal sealed class RateLimitOptions
     [Range(1, 10_000_000, ErrorMessage = "Sidecar:RateLimits:ClampMinOutputTokens must be between 1 and 10000000.")]
     public int ClampMinOutputTokens { get; set; } = 256;
 
+    /// <summary>
+    /// Entries the in-process limiter (no Redis, or the fallback while Redis is down) holds at most; idle ones (refilled
+    /// buckets, past days) are dropped every 10 s, and past this the least recently used tenth is forgotten.
+    /// </summary>
+    [Range(1_000, 100_000_000, ErrorMessage = "Sidecar:RateLimits:MaxLocalBuckets must be between 1000 and 100000000.")]
+    public int MaxLocalBuckets { get; set; } = RateLimiting.MemoryRateLimitStore.DefaultMaxEntries;
+
     /// <summary>Timeout of each Redis call on the request path.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(50);

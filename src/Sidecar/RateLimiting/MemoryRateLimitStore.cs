@@ -2,21 +2,64 @@ namespace InferenceSidecar.RateLimiting;
 
 /// <summary>
 /// Buckets in this process, exact for one instance. One lock makes check-and-reserve of all buckets atomic (the
-/// critical section is a few dictionary look-ups). Idle buckets are swept once they would be full again.
+/// critical section is a few dictionary look-ups). Memory stays bounded however many distinct users come by: every
+/// <see cref="SweepInterval"/> (a <see cref="TimeProvider"/> timer) entries that carry no information are dropped — a
+/// token bucket that has refilled to full reads the same as no entry, a daily window of a past day too — and the entry
+/// count is capped (<c>Sidecar:RateLimits:MaxLocalBuckets</c>): a new entry past the cap first sweeps, then, if still
+/// full, forgets the least recently used tenth (those users start again from full buckets, the one case where this
+/// store is not exact).
 /// </summary>
-internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
+internal sealed class MemoryRateLimitStore : IRateLimitStore, IDisposable
 {
-    private const int SweepEvery = 4096;
+    /// <summary>Default of <c>Sidecar:RateLimits:MaxLocalBuckets</c>.</summary>
+    public const int DefaultMaxEntries = 100_000;
+
     private readonly Dictionary<string, State> _buckets = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
-    private int _operations;
+    private readonly TimeProvider _time;
+    private readonly Func<int> _maxEntries;
+    private readonly ITimer _sweeper;
+
+    public MemoryRateLimitStore(TimeProvider time, Func<int>? maxEntries = null)
+    {
+        _time = time;
+        _maxEntries = maxEntries ?? (static () => DefaultMaxEntries);
+        _sweeper = time.CreateTimer(static state => ((MemoryRateLimitStore)state!).Sweep(), this, SweepInterval, SweepInterval);
+    }
+
+    /// <summary>How often idle entries are dropped.</summary>
+    public static TimeSpan SweepInterval { get; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Entries held now (token buckets and daily windows).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _buckets.Count;
+            }
+        }
+    }
+
+    public void Dispose() => _sweeper.Dispose();
+
+    /// <summary>Drops every entry that carries no information: refilled token buckets, daily windows of past days.</summary>
+    public void Sweep()
+    {
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            SweepLocked(now, DayKey(now));
+        }
+    }
 
     public ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken) =>
         ValueTask.FromResult(Reserve(buckets, peek));
 
     public ReservationResult Reserve(IReadOnlyList<BucketSpec> buckets, bool peek)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var day = DayKey(now);
         var untilMidnight = UntilMidnight(now);
         var available = new double[buckets.Count];
@@ -51,8 +94,6 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
 
                 readings[i] = Reading(bucket, remaining, untilMidnight);
             }
-
-            MaybeSweep(now, day);
         }
 
         return new ReservationResult(rejected, retryAfter, readings);
@@ -60,7 +101,7 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
 
     public ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var day = DayKey(now);
         lock (_gate)
         {
@@ -103,19 +144,19 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
 
     private void Set(BucketSpec bucket, DateTimeOffset now, long day, double available)
     {
+        if (_buckets.Count >= _maxEntries() && !_buckets.ContainsKey(bucket.Key))
+        {
+            MakeRoom(now, day);
+        }
+
         ref var state = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_buckets, bucket.Key, out _);
         state = bucket.Daily
             ? new State(Math.Max(0, bucket.Capacity - available), now, day, bucket.Capacity, 0)
             : new State(available, now, day, bucket.Capacity, bucket.RefillPerSecond);
     }
 
-    private void MaybeSweep(DateTimeOffset now, long day)
+    private void SweepLocked(DateTimeOffset now, long day)
     {
-        if (++_operations % SweepEvery != 0)
-        {
-            return;
-        }
-
         foreach (var (key, state) in _buckets)
         {
             var idle = state.Refill > 0
@@ -125,6 +166,23 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
             {
                 _buckets.Remove(key);
             }
+        }
+    }
+
+    /// <summary>At the cap: sweep; if that freed too little, forget the least recently touched entries down to 90 %.</summary>
+    private void MakeRoom(DateTimeOffset now, long day)
+    {
+        var max = _maxEntries();
+        SweepLocked(now, day);
+        if (_buckets.Count < max)
+        {
+            return;
+        }
+
+        var keep = max - Math.Max(1, max / 10);
+        foreach (var (key, _) in _buckets.OrderBy(b => b.Value.At).Take(_buckets.Count - keep).ToList())
+        {
+            _buckets.Remove(key);
         }
     }
 

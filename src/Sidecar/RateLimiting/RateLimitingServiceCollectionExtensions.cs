@@ -10,7 +10,11 @@ internal static class RateLimitingServiceCollectionExtensions
     /// <summary>The limiter: in memory, or shared through Redis when <c>ConnectionStrings:Redis</c> is set.</summary>
     public static IServiceCollection AddSidecarRateLimiting(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddSingleton<MemoryRateLimitStore>();
+        services.AddSingleton(sp =>
+        {
+            var live = sp.GetRequiredService<LiveOptions<SidecarOptions>>();
+            return new MemoryRateLimitStore(sp.GetRequiredService<TimeProvider>(), () => live.Current.RateLimits.MaxLocalBuckets);
+        });
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<RecentModels>();
 

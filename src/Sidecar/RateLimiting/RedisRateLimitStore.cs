@@ -10,8 +10,10 @@ namespace InferenceSidecar.RateLimiting;
 /// once (no check-then-act race), reads the clock from Redis <c>TIME</c> (no skew between pods), and sets TTLs so idle
 /// keys expire. Reconciliation runs after the response and is batched: adjustments queue, and one flight at a time
 /// sends everything queued in one script (per hash slot on a Redis Cluster), so under load most requests cost one
-/// Redis round trip, and a lone request is never held back. Daily keys get the UTC day appended inside the script.
-/// All keys of a user share the <c>{user}</c> hash tag.
+/// Redis round trip, and a lone request is never held back. A daily window is one hash per key holding the UTC day
+/// it counts (<c>d</c>) and what was used that day (<c>u</c>); a new day starts from zero. Every key a script touches
+/// is declared in KEYS, and all keys of a user share the <c>{user}</c> hash tag, so each script runs on one slot of a
+/// Redis Cluster. Token buckets expire once they would be full again (+60 s), daily windows an hour after midnight UTC.
 /// </summary>
 internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout) : IRateLimitStore
 {
@@ -30,7 +32,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         local midnight = (day + 1) * 86400 - now
         local peek = ARGV[1] == '1'
         local n = tonumber(ARGV[2])
-        local avail, keys = {}, {}
+        local avail, keys, used = {}, {}, {}
         local rejected, wait = 0, 0
         for i = 1, n do
           local b = 2 + (i - 1) * 4
@@ -44,8 +46,11 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             avail[i] = v
             if rejected == 0 and v < cost then rejected = i; wait = (cost - v) / rate end
           else
-            keys[i] = KEYS[i] .. ':' .. day
-            avail[i] = cap - tonumber(redis.call('GET', keys[i]) or '0')
+            keys[i] = KEYS[i]
+            local s = redis.call('HMGET', keys[i], 'd', 'u')
+            used[i] = 0
+            if s[1] == tostring(day) then used[i] = tonumber(s[2]) end
+            avail[i] = cap - used[i]
             if rejected == 0 and avail[i] < cost then rejected = i; wait = midnight end
           end
         end
@@ -61,7 +66,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
               redis.call('HSET', keys[i], 'v', tostring(v), 'a', tostring(now))
               redis.call('PEXPIRE', keys[i], math.ceil(((cap - v) / rate + 60) * 1000))
             else
-              redis.call('INCRBYFLOAT', keys[i], cost)
+              redis.call('HSET', keys[i], 'd', tostring(day), 'u', tostring(used[i] + cost))
               redis.call('EXPIRE', keys[i], math.ceil(midnight) + 3600)
             end
           end
@@ -90,9 +95,12 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
               redis.call('HSET', KEYS[i], 'v', tostring(v), 'a', tostring(now))
               redis.call('PEXPIRE', KEYS[i], math.ceil(((cap - v) / rate + 60) * 1000))
             else
-              local key = KEYS[i] .. ':' .. day
-              local used = math.max(0, tonumber(redis.call('GET', key) or '0') + delta)
-              redis.call('SET', key, tostring(used), 'EX', math.ceil(midnight) + 3600)
+              local s = redis.call('HMGET', KEYS[i], 'd', 'u')
+              local used = 0
+              if s[1] == tostring(day) then used = tonumber(s[2]) end
+              used = math.max(0, used + delta)
+              redis.call('HSET', KEYS[i], 'd', tostring(day), 'u', tostring(used))
+              redis.call('EXPIRE', KEYS[i], math.ceil(midnight) + 3600)
             end
           end
         end

@@ -52,4 +52,27 @@ public sealed class RedisUsageStoreTests : IAsyncLifetime
         Assert.Null(error);
         Assert.NotEqual(":0", await _redis.CommandAsync("HLEN " + RedisUsageStore.Key("2026-01-01")));
     }
+
+    [Fact]
+    public async Task FlushAsync_TimedOutOnFrozenRedisThenRetried_CountedOnce()
+    {
+        // Arrange: the flush's script is sent to a frozen Redis and times out; Redis wakes and runs it anyway.
+        var store = new RedisUsageStore(_connection, _live);
+        store.Add(new UsageKey("2026-01-02", "bob", "gpt-4o"), new UsageEvent(1, 10, 5, 0, 0, 0));
+        _redis.Freeze();
+        var timedOut = await Record.ExceptionAsync(() => store.FlushAsync(CancellationToken.None));
+        _redis.Thaw();
+        store.Add(new UsageKey("2026-01-02", "bob", "gpt-4o"), new UsageEvent(1, 20, 5, 0, 0, 0));
+
+        // Act: the next flush resends the unconfirmed batch (same id), then the new row.
+        await store.FlushAsync(CancellationToken.None);
+        var page = await store.QueryAsync(new UsageQuery(new DateOnly(2026, 1, 2), new DateOnly(2026, 1, 2), "bob", null), null, 10, CancellationToken.None);
+
+        // Assert
+        Assert.IsType<RedisUnavailableException>(timedOut);
+        Assert.Equal(2, page.Totals.Requests);
+        Assert.Equal(30, page.Totals.InputTokens);
+        Assert.Equal(10, page.Totals.OutputTokens);
+        Assert.InRange(long.Parse((await _redis.CommandAsync("TTL " + RedisUsageStore.BatchesKey("2026-01-02")))![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 3600);
+    }
 }
