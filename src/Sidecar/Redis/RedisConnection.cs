@@ -367,9 +367,10 @@ internal sealed partial class RedisConnection : IDisposable
     {
         var counters = _multiplexer.GetCounters().Interactive;
         var answered = counters.OperationCount - counters.SentItemsAwaitingResponse - counters.PendingUnsentItems;
-        if (Interlocked.Exchange(ref _answeredSeen, answered) != answered)
+        var seen = Interlocked.Exchange(ref _answeredSeen, answered);
+        if (seen != -1 && seen != answered)
         {
-            MarkAnswered();
+            MarkAnswered(); // replies were read since the last look (the first look only sets the baseline)
         }
     }
 
