@@ -53,10 +53,10 @@ public static class FakeValidation
     private static readonly FrozenSet<string> Messages = FrozenSet.ToFrozenSet(
     [
         "model", "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k", "stop_sequences", "metadata", "tools",
-        "tool_choice", "thinking", "service_tier", "container", "mcp_servers",
+        "tool_choice", "thinking", "service_tier", "container", "mcp_servers", "cache_control", "output_config", "context_management",
     ]);
 
-    private static readonly FrozenSet<string> CountTokens = FrozenSet.ToFrozenSet(["model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"]);
+    private static readonly FrozenSet<string> CountTokens = FrozenSet.ToFrozenSet(["model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers", "cache_control", "output_config", "context_management"]);
 
     public static FakeEndpoint Classify(string path)
     {
