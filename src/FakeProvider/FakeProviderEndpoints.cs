@@ -8,9 +8,12 @@ namespace InferenceSidecar.FakeProvider;
 
 /// <summary>
 /// Maps a fake OpenAI- and Anthropic-compatible upstream under a prefix: <c>…/chat/completions</c> (OpenAI and
-/// Azure paths), <c>…/messages</c> (Anthropic), <c>…/models</c>. Every request is recorded before it is answered.
+/// Azure deployment paths, which need <c>api-version</c>), <c>…/completions</c>, <c>…/responses</c> (JSON and SSE),
+/// <c>…/embeddings</c>, <c>…/moderations</c>, <c>…/messages</c> and <c>…/messages/count_tokens</c> (Anthropic),
+/// <c>…/models</c>. Every request is recorded before it is answered, and validated as strictly as the real API
+/// (<see cref="FakeValidation"/>).
 /// </summary>
-public static class FakeProviderEndpoints
+public static partial class FakeProviderEndpoints
 {
     private const long Created = 1_700_000_000;
 
@@ -38,8 +41,9 @@ public static class FakeProviderEndpoints
             body));
 
         var path = request.Path.Value ?? string.Empty;
-        var anthropic = path.EndsWith("/messages", StringComparison.Ordinal);
-        var chat = path.EndsWith("/chat/completions", StringComparison.Ordinal);
+        var endpoint = FakeValidation.Classify(path);
+        var anthropic = endpoint is FakeEndpoint.AnthropicMessages or FakeEndpoint.AnthropicCountTokens;
+        var azure = path.Contains("/openai/deployments/", StringComparison.Ordinal);
 
         if (behavior.HeaderDelay > TimeSpan.Zero)
         {
@@ -74,15 +78,27 @@ public static class FakeProviderEndpoints
             return;
         }
 
-        if ((!anthropic && !chat) || !HttpMethods.IsPost(request.Method))
+        if (behavior.StatusCode != 200)
+        {
+            await WriteErrorAsync(context, anthropic, behavior.StatusCode, "The fake provider was told to fail.");
+            return;
+        }
+
+        if (endpoint == FakeEndpoint.Unknown || !HttpMethods.IsPost(request.Method))
         {
             await WriteErrorAsync(context, anthropic, 404, "Unknown fake endpoint.");
             return;
         }
 
-        if (behavior.StatusCode != 200)
+        if (azure && !request.Query.ContainsKey("api-version"))
         {
-            await WriteErrorAsync(context, anthropic, behavior.StatusCode, "The fake provider was told to fail.");
+            await WriteErrorAsync(context, anthropic, 404, "Resource not found: api-version is required.");
+            return;
+        }
+
+        if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            await WriteErrorAsync(context, anthropic, 400, "We could not parse the JSON body of your request. (HINT: set Content-Type: application/json.)");
             return;
         }
 
@@ -97,10 +113,16 @@ public static class FakeProviderEndpoints
             return;
         }
 
+        if (FakeValidation.Validate(endpoint, json, azure) is { } invalid)
+        {
+            await WriteErrorAsync(context, anthropic, 400, invalid);
+            return;
+        }
+
         var model = json.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "fake-model";
         var stream = json.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         int? maxTokens = null;
-        foreach (var name in (string[])["max_tokens", "max_completion_tokens"])
+        foreach (var name in (string[])["max_tokens", "max_completion_tokens", "max_output_tokens"])
         {
             if (json.TryGetProperty(name, out var mt) && mt.TryGetInt32(out var value))
             {
@@ -108,23 +130,48 @@ public static class FakeProviderEndpoints
             }
         }
 
+        var choices = 1;
+        foreach (var name in (string[])["n", "best_of"])
+        {
+            if (json.TryGetProperty(name, out var c) && c.TryGetInt32(out var value))
+            {
+                choices = Math.Max(choices, value);
+            }
+        }
+
         var input = FakeUsage.InputTokens(json);
         var words = behavior.ReplyParts?.ToArray() ?? FakeUsage.ReplyWords(behavior.ReplyText, maxTokens);
         var truncated = behavior.ReplyParts is null && words.Length < behavior.ReplyText.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        var includeUsage = json.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+            && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
 
-        if (anthropic)
+        switch (endpoint)
         {
-            await (stream ? StreamAnthropicAsync(context, behavior, model, input, words, truncated) : WriteAnthropicAsync(context, behavior, model, input, words, truncated));
-        }
-        else
-        {
-            var includeUsage = json.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
-                && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
-            await (stream ? StreamOpenAIAsync(context, behavior, model, input, words, truncated, includeUsage) : WriteOpenAIAsync(context, behavior, model, input, words, truncated));
+            case FakeEndpoint.AnthropicMessages:
+                await (stream ? StreamAnthropicAsync(context, behavior, model, input, words, truncated) : WriteAnthropicAsync(context, behavior, model, input, words, truncated));
+                break;
+            case FakeEndpoint.AnthropicCountTokens:
+                await WriteJsonAsync(context, 200, w => w.WriteNumber("input_tokens", input));
+                break;
+            case FakeEndpoint.Responses:
+                await (stream ? StreamResponsesAsync(context, behavior, model, input, words, truncated) : WriteJsonAsync(context, 200, w => WriteResponseObject(w, behavior, model, input, words, truncated ? "incomplete" : "completed", true)));
+                break;
+            case FakeEndpoint.Embeddings:
+                await WriteEmbeddingsAsync(context, json, model, input);
+                break;
+            case FakeEndpoint.Moderations:
+                await WriteModerationAsync(context, model);
+                break;
+            case FakeEndpoint.Completions:
+                await (stream ? StreamOpenAIAsync(context, behavior, model, input, words, truncated, includeUsage, legacy: true) : WriteCompletionAsync(context, behavior, model, input, words, truncated, choices));
+                break;
+            default:
+                await (stream ? StreamOpenAIAsync(context, behavior, model, input, words, truncated, includeUsage) : WriteOpenAIAsync(context, behavior, model, input, words, truncated, choices));
+                break;
         }
     }
 
-    private static Task WriteOpenAIAsync(HttpContext context, FakeBehavior behavior, string model, int input, string[] words, bool truncated) =>
+    private static Task WriteOpenAIAsync(HttpContext context, FakeBehavior behavior, string model, int input, string[] words, bool truncated, int choices) =>
         WriteJsonAsync(context, 200, w =>
         {
             w.WriteString("id", "chatcmpl-fake");
@@ -132,8 +179,10 @@ public static class FakeProviderEndpoints
             w.WriteNumber("created", Created);
             w.WriteString("model", model);
             w.WriteStartArray("choices");
+            for (var i = 0; i < choices; i++)
+            {
             w.WriteStartObject();
-            w.WriteNumber("index", 0);
+            w.WriteNumber("index", i);
             w.WriteStartObject("message");
             w.WriteString("role", "assistant");
             w.WriteString("content", string.Concat(words));
@@ -142,30 +191,43 @@ public static class FakeProviderEndpoints
             w.WriteNull("logprobs");
             w.WriteString("finish_reason", truncated ? "length" : "stop");
             w.WriteEndObject();
+            }
+
             w.WriteEndArray();
-            WriteOpenAIUsage(w, input, words.Length, behavior);
+            WriteOpenAIUsage(w, input, words.Length * choices, behavior);
             w.WriteString("system_fingerprint", "fp_fake");
         });
 
-    private static async Task StreamOpenAIAsync(HttpContext context, FakeBehavior behavior, string model, int input, string[] words, bool truncated, bool includeUsage)
+    private static async Task StreamOpenAIAsync(HttpContext context, FakeBehavior behavior, string model, int input, string[] words, bool truncated, bool includeUsage, bool legacy = false)
     {
         StartSse(context);
-        var chunks = new List<Action<Utf8JsonWriter>>
+        var chunks = new List<Action<Utf8JsonWriter>>();
+        if (legacy)
         {
-            w => OpenAIChunk(w, model, includeUsage, d => { d.WriteString("role", "assistant"); d.WriteString("content", string.Empty); }, null),
-        };
-        foreach (var word in words)
+            foreach (var word in words)
+            {
+                chunks.Add(w => LegacyChunk(w, model, word, null));
+            }
+
+            chunks.Add(w => LegacyChunk(w, model, string.Empty, truncated ? "length" : "stop"));
+        }
+        else
         {
-            chunks.Add(w => OpenAIChunk(w, model, includeUsage, d => d.WriteString("content", word), null));
+            chunks.Add(w => OpenAIChunk(w, model, includeUsage, d => { d.WriteString("role", "assistant"); d.WriteString("content", string.Empty); }, null));
+            foreach (var word in words)
+            {
+                chunks.Add(w => OpenAIChunk(w, model, includeUsage, d => d.WriteString("content", word), null));
+            }
+
+            chunks.Add(w => OpenAIChunk(w, model, includeUsage, _ => { }, truncated ? "length" : "stop"));
         }
 
-        chunks.Add(w => OpenAIChunk(w, model, includeUsage, _ => { }, truncated ? "length" : "stop"));
         if (includeUsage)
         {
             chunks.Add(w =>
             {
-                w.WriteString("id", "chatcmpl-fake");
-                w.WriteString("object", "chat.completion.chunk");
+                w.WriteString("id", legacy ? "cmpl-fake" : "chatcmpl-fake");
+                w.WriteString("object", legacy ? "text_completion" : "chat.completion.chunk");
                 w.WriteNumber("created", Created);
                 w.WriteString("model", model);
                 w.WriteString("system_fingerprint", "fp_fake");

@@ -4,7 +4,7 @@ namespace InferenceSidecar.FakeProvider;
 
 /// <summary>
 /// The fake provider's deterministic "tokenizer": input tokens are the characters of every string under
-/// <c>messages</c> and <c>system</c> divided by four (rounded up, at least one); output tokens are reply words.
+/// <c>messages</c>, <c>system</c>, <c>input</c>, <c>instructions</c> and <c>prompt</c> divided by four (rounded up, at least one); output tokens are reply words.
 /// Tests compare the sidecar's accounting against these exact figures.
 /// </summary>
 public static class FakeUsage
@@ -22,6 +22,15 @@ public static class FakeUsage
             if (request.TryGetProperty("system", out var system))
             {
                 chars += CountChars(system);
+            }
+
+            // Responses, embeddings, legacy completions: input / instructions / prompt (strings or content parts).
+            foreach (var name in (string[])["input", "instructions", "prompt"])
+            {
+                if (request.TryGetProperty(name, out var value))
+                {
+                    chars += CountChars(value);
+                }
             }
         }
 

@@ -20,6 +20,9 @@ internal sealed class SidecarRequestFeature
 
     public string? Model { get; set; }
 
+    /// <summary>Set by the proxy pipeline: the endpoint this request names (see <see cref="ProviderEndpoints"/>).</summary>
+    public EndpointDescriptor Endpoint { get; set; } = EndpointDescriptor.Unknown;
+
     public int? UpstreamStatus { get; set; }
 
     /// <summary>Set by the limiter: capture this response's usage (and maybe strip the injected usage chunk).</summary>

@@ -18,7 +18,8 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
     {
         if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error)
             || !Resilience.RouteResiliencePolicy.TryParse(context.Route.Metadata, out _, out error)
-            || !Redaction.RouteRedactionPolicy.TryParse(context.Route.Metadata, out _, out error))
+            || !Redaction.RouteRedactionPolicy.TryParse(context.Route.Metadata, out _, out error)
+            || !RouteEndpointPolicy.TryParse(context.Route.Metadata, out _, out error))
         {
             context.Errors.Add(new ArgumentException($"ReverseProxy:Routes:{context.Route.RouteId}:{error}"));
         }
@@ -50,6 +51,11 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
         {
             context.Errors.Add(new ArgumentException(
                 $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.XForwarded} must be true or false."));
+        }
+
+        if (!ClusterEndpointPolicy.TryParse(metadata, out _, out var endpointError))
+        {
+            context.Errors.Add(new ArgumentException($"ReverseProxy:Clusters:{cluster.ClusterId}:{endpointError}"));
         }
 
         var reference = ClusterMetadata.GetApiKeyReference(metadata);

@@ -15,7 +15,8 @@ namespace InferenceSidecar.Caching;
 /// <summary>
 /// Exact-match response cache for routes with <c>Cache: On</c>. Runs after the limiter (a hit counts as a request)
 /// and before the forwarder. On a miss it records exactly the bytes the client receives and stores them only when
-/// the response was a complete 200 (a JSON body, or an SSE stream that reached its end marker) that the upstream did
+/// the response was a complete 200 (a JSON body, or an SSE stream that reached its endpoint's end marker: <c>[DONE]</c>,
+/// <c>message_stop</c>, or Responses' <c>response.completed</c> / <c>response.incomplete</c>) that the upstream did
 /// not mark <c>no-store</c>/<c>private</c>. Identical concurrent misses in this instance make one upstream call; the
 /// others wait for it and replay its entry (a stream is replayed once complete).
 /// </summary>
@@ -40,7 +41,7 @@ internal sealed class ResponseCacheMiddleware(
         var policy = RouteCachePolicy.For(route);
         var parsed = context.Features.Get<ParsedRequest>();
         var feature = context.Features.Get<SidecarRequestFeature>()!;
-        if (!policy.Enabled || parsed is null || feature.UserId is null)
+        if (!policy.Enabled || parsed is null || feature.UserId is null || feature.Endpoint.Body != Transforms.Providers.EndpointBody.Json)
         {
             await next(context);
             return;

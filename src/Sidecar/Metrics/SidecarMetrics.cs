@@ -31,6 +31,7 @@ internal sealed class SidecarMetrics
     private readonly Counter _cacheSavedCost;
     private readonly Counter _redactions;
     private readonly Counter _unpriced;
+    private readonly Counter _unknownEndpoints;
 
     public SidecarMetrics()
     {
@@ -50,6 +51,7 @@ internal sealed class SidecarMetrics
         _cacheSavedTokens = factory.CreateCounter("sidecar_cache_saved_tokens_total", "Tokens the upstream did not have to produce because the cache answered.", "route");
         _redactions = factory.CreateCounter("sidecar_redactions_total", "Secrets and personal data found, by detector type and action (redact, block).", "detector", "action");
         _unpriced = factory.CreateCounter("sidecar_unpriced_requests_total", "Requests for a model with no price in Sidecar:Pricing or the built-in catalogue.", "route", "model");
+        _unknownEndpoints = factory.CreateCounter("sidecar_unknown_endpoint_requests_total", "Requests to a path on a provider route that matches no known endpoint, by route and action (forward, deny).", "route", "action");
         _cacheSavedCost = factory.CreateCounter("sidecar_cache_saved_cost_usd_total", "Spend avoided because the cache answered, at Sidecar:Pricing prices.", "route");
     }
 
@@ -94,6 +96,8 @@ internal sealed class SidecarMetrics
     public void Redaction(string detector, string action) => _redactions.WithLabels([detector, action]).Inc();
 
     public void UnpricedRequest(string route, string model) => _unpriced.WithLabels([route, model]).Inc();
+
+    public void UnknownEndpoint(string route, string action) => _unknownEndpoints.WithLabels([route, action]).Inc();
 
     public void CacheLookup(string route, string result) => _cacheLookups.WithLabels([route, result]).Inc();
 

@@ -8,6 +8,7 @@ namespace InferenceSidecar.Proxy;
 /// <param name="HasStreamOptions">A <c>stream_options</c> member is present.</param>
 /// <param name="IncludeUsage"><c>stream_options.include_usage</c> is true.</param>
 /// <param name="MaxOutputField">Which of the output-cap fields the request used, if any.</param>
+/// <param name="Choices">The largest of <c>n</c> and <c>best_of</c> (1 when absent): outputs the provider generates per request.</param>
 internal readonly record struct InferenceRequestInfo(
     string? Model,
     bool Stream,
@@ -15,7 +16,8 @@ internal readonly record struct InferenceRequestInfo(
     long PromptBytes = 0,
     bool HasStreamOptions = false,
     bool IncludeUsage = false,
-    string? MaxOutputField = null)
+    string? MaxOutputField = null,
+    int Choices = 1)
 {
     /// <summary>
     /// The documented estimator: one token per four UTF-8 bytes of prompt text, rounded up, at least one. It reads the

@@ -1,17 +1,44 @@
+using System.Buffers;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace InferenceSidecar.Proxy;
 
 /// <summary>
 /// Reads the fields the sidecar needs from a request body with a <see cref="Utf8JsonReader"/> over the pooled buffer
-/// (no DOM, no copies), validating the whole document on the way.
+/// (no DOM, no copies), validating the whole document on the way: strict JSON (no comments, no NaN), one root
+/// object, nesting below <see cref="MaxDepth"/> (the depth every later reader of the body allows), every string and
+/// property name valid UTF-8 (no overlong forms) that unescapes to valid UTF-16 (no lone surrogates), a string
+/// <c>model</c>, and no duplicated field the sidecar reads (<c>model</c>, <c>stream</c>, output caps, <c>n</c>,
+/// <c>best_of</c>, <c>stream_options</c>): providers differ on which duplicate wins, so limits and prices could
+/// otherwise apply to another model than the one served.
 /// </summary>
 internal static class InferenceRequestParser
 {
-    public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info)
+    /// <summary>The nesting limit of every JSON reader of a request body (System.Text.Json's default).</summary>
+    public const int MaxDepth = 64;
+
+    private enum Field
+    {
+        Other,
+        Model,
+        Stream,
+        MaxOutput,
+        StreamOptions,
+        Prompt,
+        Choices,
+    }
+
+    public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info) => TryParse(body, out info, out _);
+
+    /// <summary>Parses and validates; on failure <paramref name="problem"/> says what is wrong (fixed text, never request content).</summary>
+    public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info, out string problem)
     {
         info = default;
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 256 });
+        problem = "The request body is not a valid JSON object.";
+
+        // MaxDepth here is one less than the other readers' so that anything accepted here is accepted by all of them.
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = MaxDepth - 1 });
         string? model = null;
         var stream = false;
         int? maxOutput = null;
@@ -19,6 +46,13 @@ internal static class InferenceRequestParser
         long promptBytes = 0;
         var hasStreamOptions = false;
         var includeUsage = false;
+        var choices = 1;
+        var seen = 0; // bit per Field, for duplicates
+        var field = Field.Other;
+        var countNumbers = false;
+        var skipDepth = -1; // inside a prompt: skip the value of data/url/image_url until back at this depth
+        string? choiceName = null;
+        var includeUsageNext = false;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -28,50 +62,158 @@ internal static class InferenceRequestParser
 
             while (reader.Read())
             {
-                if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 0)
+                var depth = reader.CurrentDepth;
+                var token = reader.TokenType;
+                if (token is (JsonTokenType.PropertyName or JsonTokenType.String) && !IsValidText(ref reader))
                 {
-                    break;
+                    problem = "The request body contains invalid UTF-8 or an unpaired surrogate escape.";
+                    return false;
                 }
 
-                if (reader.TokenType != JsonTokenType.PropertyName || reader.CurrentDepth != 1)
+                if (depth == 0)
+                {
+                    break; // the root's EndObject
+                }
+
+                if (token == JsonTokenType.PropertyName && depth == 1)
+                {
+                    field = Classify(ref reader, out var bit, out countNumbers);
+                    if (field == Field.MaxOutput)
+                    {
+                        maxOutputField = reader.GetString();
+                    }
+                    else if (field == Field.Choices)
+                    {
+                        choiceName = reader.GetString();
+                    }
+
+                    if (bit != 0)
+                    {
+                        if ((seen & bit) != 0)
+                        {
+                            problem = "The request body repeats a field the sidecar reads (model, stream, an output cap, n, best_of or stream_options).";
+                            return false;
+                        }
+
+                        seen |= bit;
+                    }
+
+                    continue;
+                }
+
+                if (depth == 1)
+                {
+                    // A top-level value (scalar, or the start of an object/array).
+                    switch (field)
+                    {
+                        case Field.Model:
+                            if (token != JsonTokenType.String)
+                            {
+                                problem = "The request's model must be a string.";
+                                return false;
+                            }
+
+                            model = reader.GetString();
+                            break;
+                        case Field.Stream:
+                            stream = token == JsonTokenType.True;
+                            break;
+                        case Field.MaxOutput:
+                            if (token == JsonTokenType.Number)
+                            {
+                                if (!reader.TryGetInt32(out var max) || max <= 0)
+                                {
+                                    problem = $"The request's {maxOutputField} must be a positive integer.";
+                                    return false;
+                                }
+
+                                maxOutput = max;
+                            }
+
+                            break;
+                        case Field.Choices:
+                            if (token == JsonTokenType.Number)
+                            {
+                                if (!reader.TryGetInt32(out var n) || n is <= 0 or > 128)
+                                {
+                                    problem = $"The request's {choiceName} must be an integer from 1 to 128.";
+                                    return false;
+                                }
+
+                                choices = Math.Max(choices, n);
+                            }
+
+                            break;
+                        case Field.StreamOptions:
+                            hasStreamOptions = true;
+                            break;
+                        case Field.Prompt when token == JsonTokenType.String:
+                            promptBytes += reader.ValueSpan.Length;
+                            break;
+                        case Field.Prompt when token == JsonTokenType.Number && countNumbers:
+                            promptBytes += 4;
+                            break;
+                    }
+
+                    continue;
+                }
+
+                // Nested (depth >= 2): only prompt text and stream_options.include_usage matter.
+                if (field == Field.StreamOptions)
+                {
+                    if (depth == 2 && token != JsonTokenType.PropertyName && includeUsageNext)
+                    {
+                        includeUsage = token == JsonTokenType.True;
+                    }
+
+                    includeUsageNext = token == JsonTokenType.PropertyName && depth == 2 && reader.ValueTextEquals("include_usage"u8);
+                    continue;
+                }
+
+                if (field != Field.Prompt)
                 {
                     continue;
                 }
 
-                if (reader.ValueTextEquals("model"u8))
+                if (skipDepth >= 0)
                 {
-                    reader.Read();
-                    model = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                }
-                else if (reader.ValueTextEquals("stream"u8))
-                {
-                    reader.Read();
-                    stream = reader.TokenType == JsonTokenType.True;
-                }
-                else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
-                {
-                    maxOutputField = reader.GetString();
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var max) && max > 0)
+                    if (depth > skipDepth || (depth == skipDepth && token is JsonTokenType.EndObject or JsonTokenType.EndArray))
                     {
-                        maxOutput = max;
+                        if (depth == skipDepth)
+                        {
+                            skipDepth = -1;
+                        }
+
+                        continue;
+                    }
+
+                    skipDepth = -1;
+                }
+
+                if (token == JsonTokenType.PropertyName)
+                {
+                    promptBytes += reader.ValueSpan.Length;
+                    if (reader.ValueTextEquals("data"u8) || reader.ValueTextEquals("url"u8) || reader.ValueTextEquals("image_url"u8))
+                    {
+                        reader.Read();
+                        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                        {
+                            skipDepth = reader.CurrentDepth; // skip its contents, still validating them
+                        }
+                        else if (reader.TokenType == JsonTokenType.String && !IsValidText(ref reader))
+                        {
+                            problem = "The request body contains invalid UTF-8 or an unpaired surrogate escape.";
+                            return false;
+                        }
                     }
                 }
-                else if (reader.ValueTextEquals("stream_options"u8))
+                else if (token == JsonTokenType.String)
                 {
-                    reader.Read();
-                    hasStreamOptions = true;
-                    includeUsage = ReadIncludeUsage(ref reader);
+                    promptBytes += reader.ValueSpan.Length;
                 }
-                else if (IsPromptField(ref reader))
+                else if (token == JsonTokenType.Number && countNumbers)
                 {
-                    reader.Read();
-                    promptBytes += CountText(ref reader);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
+                    promptBytes += 4; // a token id (embeddings and completions accept token arrays)
                 }
             }
 
@@ -85,69 +227,87 @@ internal static class InferenceRequestParser
             return false;
         }
 
-        info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage, maxOutputField);
+        info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage, maxOutputField, choices);
         return true;
     }
 
-    private static bool IsPromptField(ref Utf8JsonReader reader) =>
-        reader.ValueTextEquals("messages"u8) || reader.ValueTextEquals("system"u8) || reader.ValueTextEquals("tools"u8)
-        || reader.ValueTextEquals("functions"u8) || reader.ValueTextEquals("prompt"u8) || reader.ValueTextEquals("input"u8)
-        || reader.ValueTextEquals("instructions"u8);
-
-    /// <summary>Sums string bytes in the current value; skips base64 and URL payloads (<c>data</c>, <c>url</c>, <c>image_url</c>).</summary>
-    private static long CountText(ref Utf8JsonReader reader)
+    private static Field Classify(ref Utf8JsonReader reader, out int bit, out bool countNumbers)
     {
-        if (reader.TokenType == JsonTokenType.String)
+        countNumbers = false;
+        if (reader.ValueTextEquals("model"u8))
         {
-            return reader.ValueSpan.Length;
+            bit = 1;
+            return Field.Model;
         }
 
-        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+        if (reader.ValueTextEquals("stream"u8))
         {
-            return 0;
+            bit = 2;
+            return Field.Stream;
         }
 
-        long total = 0;
-        var depth = reader.CurrentDepth;
-        while (reader.Read() && reader.CurrentDepth > depth)
+        if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
         {
-            if (reader.TokenType == JsonTokenType.PropertyName)
-            {
-                total += reader.ValueSpan.Length;
-                if (reader.ValueTextEquals("data"u8) || reader.ValueTextEquals("url"u8) || reader.ValueTextEquals("image_url"u8))
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-            else if (reader.TokenType == JsonTokenType.String)
-            {
-                total += reader.ValueSpan.Length;
-            }
+            bit = 4; // two different caps in one body are refused too: which one applies is the provider's business
+            return Field.MaxOutput;
         }
 
-        return total;
+        if (reader.ValueTextEquals("stream_options"u8))
+        {
+            bit = 8;
+            return Field.StreamOptions;
+        }
+
+        if (reader.ValueTextEquals("n"u8))
+        {
+            bit = 16;
+            return Field.Choices;
+        }
+
+        if (reader.ValueTextEquals("best_of"u8))
+        {
+            bit = 32;
+            return Field.Choices;
+        }
+
+        bit = 0;
+        if (reader.ValueTextEquals("prompt"u8) || reader.ValueTextEquals("input"u8))
+        {
+            countNumbers = true;
+            return Field.Prompt;
+        }
+
+        return reader.ValueTextEquals("messages"u8) || reader.ValueTextEquals("system"u8) || reader.ValueTextEquals("tools"u8)
+            || reader.ValueTextEquals("functions"u8) || reader.ValueTextEquals("instructions"u8)
+            ? Field.Prompt
+            : Field.Other;
     }
 
-    private static bool ReadIncludeUsage(ref Utf8JsonReader reader)
+    /// <summary>
+    /// The current string or property name is well-formed UTF-8 and unescapes to well-formed UTF-16. Unescaped values are
+    /// checked in place (vectorized); escaped ones are unescaped into a pooled buffer, which throws on a lone surrogate.
+    /// </summary>
+    private static bool IsValidText(ref Utf8JsonReader reader)
     {
-        if (reader.TokenType != JsonTokenType.StartObject)
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence)
         {
-            reader.Skip();
+            return Utf8.IsValid(reader.ValueSpan);
+        }
+
+        var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+        var buffer = ArrayPool<char>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            reader.CopyString(buffer);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
             return false;
         }
-
-        var include = false;
-        var depth = reader.CurrentDepth;
-        while (reader.Read() && reader.CurrentDepth > depth)
+        finally
         {
-            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("include_usage"u8))
-            {
-                reader.Read();
-                include = reader.TokenType == JsonTokenType.True;
-            }
+            ArrayPool<char>.Shared.Return(buffer);
         }
-
-        return include;
     }
 }

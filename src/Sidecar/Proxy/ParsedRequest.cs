@@ -9,3 +9,6 @@ internal sealed record ParsedRequest(InferenceRequestInfo Info, PooledRequestBod
     /// <summary>The body as it will be forwarded (before the limiter's own additions).</summary>
     public ReadOnlySpan<byte> Current => Redacted is { } redacted ? redacted : Body.Span;
 }
+
+/// <summary>A multipart upload read once (size-capped, pooled): not parsed, but scanned for secrets as bytes.</summary>
+internal sealed record UploadRequest(PooledRequestBody Body);

@@ -7,6 +7,7 @@ using InferenceSidecar.Transforms;
 using InferenceSidecar.Transforms.Errors;
 using InferenceSidecar.Transforms.Providers;
 using InferenceSidecar.Transforms.Usage;
+using Yarp.ReverseProxy.Model;
 
 namespace InferenceSidecar.RateLimiting;
 
@@ -38,9 +39,16 @@ internal sealed class RateLimitMiddleware(
     {
         var feature = context.Features.Get<SidecarRequestFeature>()!;
         var parsed = context.Features.Get<ParsedRequest>();
-        if (parsed is null || feature.UserId is null)
+        var endpoint = feature.Endpoint;
+        if (feature.UserId is null || endpoint.Accounting == EndpointAccounting.None)
         {
-            await next(context); // not an inference call (e.g. GET /v1/models): nothing to limit
+            await next(context); // e.g. GET /v1/models: nothing to limit
+            return;
+        }
+
+        if (endpoint.Accounting == EndpointAccounting.Requests || parsed is null)
+        {
+            await RequestOnlyAsync(context, feature); // uploads, retrievals, moderations, count_tokens, unknown paths
             return;
         }
 
@@ -54,11 +62,13 @@ internal sealed class RateLimitMiddleware(
         }
 
         var input = info.EstimatedInputTokens;
-        var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens);
+
+        // n / best_of: the provider generates that many outputs, each up to the cap.
+        var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens) * info.Choices;
         var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
         recent.Add(feature.UserId, info.Model);
         byte[]? rewritten = null;
-        if (!decision.Allowed && !decision.StoreUnavailable && ClampedOutput(decision, input, output) is { } clamped)
+        if (!decision.Allowed && !decision.StoreUnavailable && info.Choices == 1 && ClampedOutput(decision, input, output) is { } clamped)
         {
             var retry = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, clamped, peek: false, context.RequestAborted);
             if (retry.Allowed)
@@ -70,34 +80,16 @@ internal sealed class RateLimitMiddleware(
         }
 
         feature.LimitOutcome = rewritten is null ? decision.Outcome : "clamped";
-        if (decision.StoreUnavailable)
+        if (!await AdmitAsync(context, feature, decision, info.Model))
         {
-            context.Response.Headers.RetryAfter = "1";
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
             return;
         }
 
-        if (!decision.Allowed)
-        {
-            var bucket = decision.RejectedBucket!.Value;
-            metrics.RateLimited(feature.RouteId, models.For(info.Model), bucket.Limit.ToString());
-            RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
-            context.Response.Headers.RetryAfter = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
-            return;
-        }
-
-        if (decision.Plan.Buckets.Length > 0)
-        {
-            context.Response.OnStarting(() =>
-            {
-                RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
-                return Task.CompletedTask;
-            });
-        }
-
+        // Only where the API accepts it (chat and legacy completions; never Responses, Anthropic or embeddings), and only
+        // on clusters that have not switched it off (servers and older Azure api-versions refuse stream_options).
         var strip = false;
-        if (info.Stream && feature.Provider != ProviderKind.Anthropic && !info.IncludeUsage)
+        if (info.Stream && endpoint.InjectIncludeUsage && !info.IncludeUsage
+            && ClusterEndpointPolicy.For(context.GetReverseProxyFeature().Cluster?.Config).IncludeUsage)
         {
             rewritten = AskForUsage(rewritten ?? parsed.Current, parsed.Info.HasStreamOptions);
             strip = true;
@@ -120,9 +112,9 @@ internal sealed class RateLimitMiddleware(
         finally
         {
             feature.Usage?.Complete();
-            var (tokens, inputTokens, outputTokens) = Actual(feature, input, live.Current.Cache.HitsSpendTokens);
+            var (tokens, inputTokens, outputTokens) = Actual(context, feature, input, live.Current.Cache.HitsSpendTokens);
             var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens, feature.CacheHitUsage is null ? feature.Usage?.CachedInput ?? default : default);
-            Account(feature, info.Model, inputTokens, outputTokens, cost);
+            Account(context, feature, info.Model, inputTokens, outputTokens, cost);
             context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
         }
     }
@@ -131,14 +123,14 @@ internal sealed class RateLimitMiddleware(
     /// Tokens, cost and analytics of a served request (2xx from the upstream, or a cache hit): what the provider reported,
     /// or for a hit what the stored response had reported, counted as saved. Failed requests cost nothing and are not rows.
     /// </summary>
-    private void Account(SidecarRequestFeature feature, string? model, long inputTokens, long outputTokens, double costMicros)
+    private void Account(HttpContext context, SidecarRequestFeature feature, string? model, long inputTokens, long outputTokens, double costMicros)
     {
         if (feature.CacheHitUsage is { } hit)
         {
             feature.Accounted = new RequestUsage(0, 0, 0);
             usage.Record(feature.RouteId, feature.UserId!, model, 0, 0, 0, cacheHit: true, pricing.CostMicros(model, hit.Input, hit.Output));
         }
-        else if (feature.UpstreamStatus is >= 200 and < 300)
+        else if (feature.UpstreamStatus is >= 200 and < 300 || Abandoned(context, feature))
         {
             feature.Accounted = new RequestUsage(inputTokens, outputTokens, costMicros / 1_000_000);
             usage.Record(feature.RouteId, feature.UserId!, model, inputTokens, outputTokens, costMicros, cacheHit: false, 0);
@@ -149,11 +141,16 @@ internal sealed class RateLimitMiddleware(
     /// What the request really used: the provider's final usage; else (stream cut, client gone) the input it reported or
     /// we estimated plus one token per four bytes of streamed text; nothing when the upstream failed.
     /// </summary>
-    private static (long Total, long Input, long Output) Actual(SidecarRequestFeature feature, long estimatedInput, bool hitsSpendTokens)
+    private static (long Total, long Input, long Output) Actual(HttpContext context, SidecarRequestFeature feature, long estimatedInput, bool hitsSpendTokens)
     {
         if (feature.CacheHitUsage is { } hit)
         {
             return hitsSpendTokens ? (hit.Input + hit.Output, hit.Input, hit.Output) : (0, 0, 0);
+        }
+
+        if (Abandoned(context, feature))
+        {
+            return (estimatedInput, estimatedInput, 0); // the provider has the prompt and bills it
         }
 
         if (feature.UpstreamStatus is not (>= 200 and < 300))
@@ -205,6 +202,58 @@ internal sealed class RateLimitMiddleware(
         }
 
         return rewritten;
+    }
+
+    /// <summary>
+    /// The client left before the upstream's response headers: the request had been sent to a destination (the body is
+    /// in memory, so it went out whole), so the provider has the prompt and bills its input.
+    /// </summary>
+    private static bool Abandoned(HttpContext context, SidecarRequestFeature feature) =>
+        feature.UpstreamStatus is null
+        && context.RequestAborted.IsCancellationRequested
+        && context.GetReverseProxyFeature().ProxiedDestination is not null;
+
+    /// <summary>Endpoints limited as requests only: one request from the per-minute bucket, no tokens, no spend, no usage row.</summary>
+    private async Task RequestOnlyAsync(HttpContext context, SidecarRequestFeature feature)
+    {
+        var decision = await limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, context.RequestAborted);
+        feature.LimitOutcome = decision.Outcome;
+        if (await AdmitAsync(context, feature, decision, feature.Model))
+        {
+            await next(context);
+        }
+    }
+
+    /// <summary>Refuses (503 store unavailable, 429 limited) in the route's dialect, or sets the rate-limit headers for the response.</summary>
+    private async Task<bool> AdmitAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision decision, string? model)
+    {
+        if (decision.StoreUnavailable)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+            return false;
+        }
+
+        if (!decision.Allowed)
+        {
+            var bucket = decision.RejectedBucket!.Value;
+            metrics.RateLimited(feature.RouteId, models.For(model), bucket.Limit.ToString());
+            RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+            context.Response.Headers.RetryAfter = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
+            return false;
+        }
+
+        if (decision.Plan.Buckets.Length > 0)
+        {
+            context.Response.OnStarting(() =>
+            {
+                RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+                return Task.CompletedTask;
+            });
+        }
+
+        return true;
     }
 
     /// <summary>

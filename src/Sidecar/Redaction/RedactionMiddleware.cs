@@ -22,8 +22,9 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
     public async Task InvokeAsync(HttpContext context)
     {
         var parsed = context.Features.Get<ParsedRequest>();
+        var upload = context.Features.Get<UploadRequest>();
         var mode = RouteRedactionPolicy.For(context.GetReverseProxyFeature().Route.Config).Mode;
-        if (parsed is null || mode == RedactionMode.Off)
+        if ((parsed is null && upload is null) || mode == RedactionMode.Off)
         {
             await next(context);
             return;
@@ -34,7 +35,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
         feature.Redactor = redactor;
         feature.ResponseFinding = type => metrics.Redaction(type, "redact_response");
         var findings = new List<string>();
-        var redacted = JsonRedactor.Redact(parsed.Body.Span, redactor, findings);
+        var redacted = parsed is not null ? JsonRedactor.Redact(parsed.Body.Span, redactor, findings) : RedactUpload(upload!.Body.Span, redactor, findings);
         if (redacted is not null)
         {
             var action = mode == RedactionMode.Block ? "block" : "redact";
@@ -50,7 +51,11 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
                 return;
             }
 
-            parsed.Redacted = redacted;
+            if (parsed is not null)
+            {
+                parsed.Redacted = redacted;
+            }
+
             context.Request.ReplaceBody(redacted);
         }
 
@@ -59,6 +64,16 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
         {
             await stream.CompleteAsync(context.RequestAborted); // a stream that ended on held text
         }
+    }
+
+    /// <summary>
+    /// A multipart upload scanned as bytes: read as Latin-1 (one char per byte, so every byte the detectors do not touch
+    /// round-trips exactly), redacted, written back. Secrets are ASCII, so they match whatever the file's encoding.
+    /// </summary>
+    private static byte[]? RedactUpload(ReadOnlySpan<byte> body, Redactor redactor, List<string> findings)
+    {
+        var text = System.Text.Encoding.Latin1.GetString(body);
+        return redactor.MayContain(text) && redactor.Redact(text, findings) is { } redacted ? System.Text.Encoding.Latin1.GetBytes(redacted) : null;
     }
 
     /// <summary>The detectors for the live options, rebuilt only when the Redaction section changes.</summary>

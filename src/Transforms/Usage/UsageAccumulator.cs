@@ -19,11 +19,15 @@ internal sealed class UsageAccumulator : IDisposable
     private readonly PooledByteBuffer _pending = new();
     private bool _overflow;
 
-    public UsageAccumulator(bool isSse, bool stripInjectedUsage)
+    public UsageAccumulator(bool isSse, bool stripInjectedUsage, Providers.StreamShape shape = Providers.StreamShape.None)
     {
         IsSse = isSse;
         StripInjectedUsage = stripInjectedUsage && isSse;
+        Shape = shape;
     }
+
+    /// <summary>The endpoint's stream dialect: Responses streams end at <c>response.completed</c>/<c>response.incomplete</c> and carry text in <c>delta</c> strings.</summary>
+    public Providers.StreamShape Shape { get; }
 
     public bool IsSse { get; }
 
@@ -46,7 +50,7 @@ internal sealed class UsageAccumulator : IDisposable
     /// <summary>UTF-8 bytes of streamed text deltas seen so far.</summary>
     public long StreamedTextBytes { get; private set; }
 
-    /// <summary>The stream's own end marker arrived (<c>[DONE]</c> or <c>message_stop</c>).</summary>
+    /// <summary>The stream's own end marker arrived (<c>[DONE]</c>, <c>message_stop</c>, <c>response.completed</c> or <c>response.incomplete</c>).</summary>
     public bool SawEnd { get; private set; }
 
     /// <summary>
@@ -233,7 +237,7 @@ internal sealed class UsageAccumulator : IDisposable
                     }
                 }
             }
-            else if (reader.ValueTextEquals("type"u8))
+            else if (reader.ValueTextEquals("type"u8) && reader.CurrentDepth == 1)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
@@ -242,7 +246,8 @@ internal sealed class UsageAccumulator : IDisposable
                     {
                         messageStart = true;
                     }
-                    else if (reader.ValueTextEquals("message_stop"u8))
+                    else if (reader.ValueTextEquals("message_stop"u8)
+                        || (Shape == Providers.StreamShape.ResponsesEvents && (reader.ValueTextEquals("response.completed"u8) || reader.ValueTextEquals("response.incomplete"u8))))
                     {
                         SawEnd = true;
                     }
@@ -288,6 +293,25 @@ internal sealed class UsageAccumulator : IDisposable
     {
         if (!IsSse || reader.TokenType != JsonTokenType.PropertyName)
         {
+            return;
+        }
+
+        if (Shape == Providers.StreamShape.ResponsesEvents)
+        {
+            // Responses repeat the whole text in *.done events and in response.completed: only top-level delta strings count.
+            if (reader.CurrentDepth == 1 && reader.ValueTextEquals("delta"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    StreamedTextBytes += reader.ValueSpan.Length;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
             return;
         }
 

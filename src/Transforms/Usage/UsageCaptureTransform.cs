@@ -20,7 +20,7 @@ internal sealed class UsageCaptureTransform : ResponseTransform
 
         var contentType = response.Content.Headers.ContentType;
         var isSse = contentType?.MediaType?.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-        var usage = new UsageAccumulator(isSse, tracking.StripInjectedUsage);
+        var usage = new UsageAccumulator(isSse, tracking.StripInjectedUsage, feature.Endpoint.Stream);
         feature.Usage = usage;
         if (tracking.Recording is { } recording)
         {

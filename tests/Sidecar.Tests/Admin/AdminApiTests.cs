@@ -67,7 +67,7 @@ public sealed class AdminApiTests
         });
         for (var i = 0; i < 3; i++)
         {
-            await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[]}""", ("X-User-Id", "erin")));
+            await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""", ("X-User-Id", "erin")));
         }
 
         var erin = await Infrastructure.Admin.GetAsync(env.Sidecar, "admin/limits/erin", env.Keys.AdminToken);
@@ -98,7 +98,7 @@ public sealed class AdminApiTests
         env.Fake.Behavior = new FakeBehavior { StatusCode = 500 };
         for (var i = 0; i < 2; i++)
         {
-            await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[]}""", ("X-User-Id", "u")));
+            await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""", ("X-User-Id", "u")));
         }
 
         env.Fake.Behavior = new FakeBehavior();
@@ -111,11 +111,11 @@ public sealed class AdminApiTests
             open = await Infrastructure.Admin.GetAsync(env.Sidecar, "admin/clusters", env.Keys.AdminToken);
         }
 
-        var refused = await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[]}""", ("X-User-Id", "u")));
+        var refused = await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""", ("X-User-Id", "u")));
         var ready = await env.Sidecar.Management.GetAsync("health/ready");
         var readyBody = await ready.Content.ReadAsStringAsync();
         var reset = await Infrastructure.Admin.SendAsync(env.Sidecar, HttpMethod.Post, "admin/clusters/openai/reset", env.Keys.AdminToken);
-        var served = await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[]}""", ("X-User-Id", "u")));
+        var served = await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""", ("X-User-Id", "u")));
         var missing = await Infrastructure.Admin.SendAsync(env.Sidecar, HttpMethod.Post, "admin/clusters/nope/reset", env.Keys.AdminToken);
 
         var cluster = Openai(open);

@@ -23,6 +23,8 @@ public sealed class SidecarMetricsTests
         ("sidecar_cache_saved_cost_usd_total", "counter", ["route"]),
         ("sidecar_redactions_total", "counter", ["detector", "action"]),
         ("sidecar_redis_errors_total", "counter", []),
+        ("sidecar_unpriced_requests_total", "counter", ["route", "model"]),
+        ("sidecar_unknown_endpoint_requests_total", "counter", ["route", "action"]),
     ];
 
     private static void RecordOneOfEach(SidecarMetrics metrics)
@@ -36,6 +38,8 @@ public sealed class SidecarMetricsTests
         metrics.CacheSaved("openai", 22, 0.0001);
         metrics.Redaction("openai_key", "redact");
         metrics.RedisError();
+        metrics.UnpricedRequest("openai", "other");
+        metrics.UnknownEndpoint("openai", "forward");
     }
 
     [Fact]

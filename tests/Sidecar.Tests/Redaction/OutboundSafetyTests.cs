@@ -69,7 +69,8 @@ public sealed class OutboundSafetyTests : IAsyncLifetime
     {
         // Arrange
         var canary = $"http://127.0.0.1:{CanaryPort}";
-        var body = $$"""{"model":"gpt-4o","api_base":"{{canary}}","base_url":"{{canary}}/v1","messages":[{"role":"user","content":"hi"}]}""";
+        // Base-URL fields ride in metadata: the real API (and the strict fake) refuses unknown top-level arguments.
+        var body = $$"""{"model":"gpt-4o","metadata":{"api_base":"{{canary}}","base_url":"{{canary}}/v1"},"messages":[{"role":"user","content":"hi"}]}""";
         using var noRedirects = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = _setup.Sidecar.ProxyAddress };
         _canned.Given(WireMockUpstream.Post("/v1/chat/completions"))
             .RespondWith(Response.Create().WithStatusCode(302).WithHeader("Location", canary + "/v1/chat/completions"));

@@ -116,22 +116,24 @@ public sealed class ResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Send_StreamedUploadThatCannotBeRewound_NeverRetried()
+    public async Task Send_ChunkedUpload_BufferedSoRetriedWithTheSameBytes()
     {
-        // A non-JSON body is streamed straight through (not buffered), so it could not be sent twice.
+        // Every body on a provider route is read (size-capped) and scanned before forwarding, uploads included, so
+        // none is a one-shot stream any more: a retried upload sends exactly the same bytes again.
         _fake.Next.Enqueue(new FakeBehavior { StatusCode = 503 });
-        var request = new HttpRequestMessage(HttpMethod.Post, "openai/v1/chat/completions")
+        var request = new HttpRequestMessage(HttpMethod.Post, "openai/v1/audio/transcriptions")
         {
             Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("not json, an upload"))),
         };
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=x");
         request.Headers.TransferEncodingChunked = true;
         request.Headers.Add("X-User-Id", "alice");
 
         var (status, _, _) = await Http.SendAsync(_sidecar.Client, request);
 
-        Assert.Equal(503, status);
-        Assert.Equal("not json, an upload", Assert.Single(_fake.Received).BodyText);
+        Assert.Equal(404, status); // the fake has no upload endpoint: its answer to the retry
+        Assert.Equal(2, _fake.Received.Count);
+        Assert.All(_fake.Received, r => Assert.Equal("not json, an upload", r.BodyText));
         Assert.Empty(_backup.Received);
     }
 
