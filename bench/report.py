@@ -35,7 +35,7 @@ def per_request(r, key, scale):
 
 print("### Throughput (wrk, saturated)")
 print()
-print("*Plain YARP* is YARP 2.1 with one route and nothing else (bench/PlainYarp): the floor any YARP-based proxy starts")
+print("*Plain YARP* is YARP 2.3 with one route and nothing else (bench/PlainYarp): the floor any YARP-based proxy starts")
 print("from on this machine. Allocation and GC figures come from the sidecar's own `/metrics`.")
 print()
 print("| mode | req/s | × direct | × nginx-proxy | × plain YARP | CPU µs/req | alloc KB/req | gen0 GCs per 1k req | GC pause µs/req | RSS after run MB | peak RSS MB | non-2xx |")
