@@ -116,9 +116,23 @@ internal static class InferenceRequestParser
                             model = reader.GetString();
                             break;
                         case Field.Stream:
+                            if (token is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
+                            {
+                                // "stream": "true" may stream on a lenient server while usage is read as JSON.
+                                problem = "The request's stream must be true or false.";
+                                return false;
+                            }
+
                             stream = token == JsonTokenType.True;
                             break;
                         case Field.MaxOutput:
+                            if (token is not (JsonTokenType.Number or JsonTokenType.Null))
+                            {
+                                // "max_tokens": "99999999" is coerced by lenient servers: it would escape the reservation.
+                                problem = $"The request's {maxOutputField} must be a positive integer.";
+                                return false;
+                            }
+
                             if (token == JsonTokenType.Number)
                             {
                                 if (!reader.TryGetInt32(out var max) || max <= 0)
@@ -132,6 +146,12 @@ internal static class InferenceRequestParser
 
                             break;
                         case Field.Choices:
+                            if (token is not (JsonTokenType.Number or JsonTokenType.Null))
+                            {
+                                problem = $"The request's {choiceName} must be an integer from 1 to 128.";
+                                return false;
+                            }
+
                             if (token == JsonTokenType.Number)
                             {
                                 if (!reader.TryGetInt32(out var n) || n is <= 0 or > 128)

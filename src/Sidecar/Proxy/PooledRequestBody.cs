@@ -153,8 +153,9 @@ internal sealed class PooledRequestBody : IDisposable
                 {
                     throw;
                 }
-                catch (InvalidDataException ex)
+                catch (Exception ex) when (ex is InvalidDataException || (ex is InvalidOperationException && decoder is BrotliStream))
                 {
+                    // BrotliStream reports corrupt input as InvalidOperationException ("Decoder ran into invalid data").
                     throw new BadHttpRequestException("The compressed request body is corrupt.", StatusCodes.Status400BadRequest, ex);
                 }
 

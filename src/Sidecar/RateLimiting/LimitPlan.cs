@@ -31,8 +31,9 @@ internal sealed class LimitPlan
     {
         var limits = options.RateLimits;
         var tierFigures = limits.Tiers.GetValueOrDefault(tier) ?? limits.Tiers.GetValueOrDefault("default");
-        var modelKey = KeySafe(model);
-        var modelFigures = model is null ? null : limits.Models.GetValueOrDefault(model);
+        var limitModel = LimitModel(options, model);
+        var modelKey = KeySafe(limitModel);
+        var modelFigures = limitModel is null ? null : limits.Models.GetValueOrDefault(limitModel);
         var price = PricingCatalog.Resolve(options.Pricing, model);
         var tokens = inputTokens + outputTokens;
         var cost = price?.CostMicros(inputTokens, outputTokens) ?? 0;
@@ -44,6 +45,29 @@ internal sealed class LimitPlan
         Add(buckets, prefix + "day:tok", LimitKind.DailyTokens, true, tierFigures?.TokensPerDay, tokens, divisor);
         Add(buckets, prefix + "day:cost", LimitKind.DailyCost, true, tierFigures?.CostPerDay * 1_000_000, cost, divisor);
         return new LimitPlan(modelKey, tokens, cost, [.. buckets]);
+    }
+
+    /// <summary>
+    /// The model a request is limited as: the id itself when <c>RateLimits:Models</c> names it, else the first family
+    /// (date suffix or <c>-latest</c> removed, as prices resolve) that has a configured limit or a price, else the id. So
+    /// <c>gpt-4o-mini-2024-07-18</c> shares <c>gpt-4o-mini</c>'s buckets and override instead of getting fresh ones.
+    /// </summary>
+    public static string? LimitModel(SidecarOptions options, string? model)
+    {
+        if (string.IsNullOrEmpty(model) || options.RateLimits.Models.ContainsKey(model))
+        {
+            return model;
+        }
+
+        for (var family = PricingCatalog.Family(model); family is not null; family = PricingCatalog.Family(family))
+        {
+            if (options.RateLimits.Models.ContainsKey(family) || PricingCatalog.Find(options.Pricing, family) is not null)
+            {
+                return family;
+            }
+        }
+
+        return model;
     }
 
     /// <summary>Model names come from request bodies: anything unusual is hashed so keys and labels stay bounded and safe.</summary>

@@ -35,9 +35,10 @@ internal sealed partial class PricingCatalog(LiveOptions<SidecarOptions> live, S
     /// </summary>
     public static ModelPrice? Resolve(PricingOptions options, string? model)
     {
-        if (model is null)
+        if (string.IsNullOrEmpty(model))
         {
-            return null;
+            // No model named (an OpenAI-compatible server then serves its default): unpriced, never a silent $0.
+            return options.Unpriced == UnpricedPolicy.Charge ? options.DefaultPrice : null;
         }
 
         var cache = Resolved.GetValue(options, static _ => new ConcurrentDictionary<string, ModelPrice?>(StringComparer.Ordinal));
@@ -118,9 +119,9 @@ internal sealed partial class PricingCatalog(LiveOptions<SidecarOptions> live, S
     public bool RefusesUnpriced(string route, string? model, string tier)
     {
         var options = live.Current;
-        if (model is null || Find(options.Pricing, model) is not null)
+        if (!string.IsNullOrEmpty(model) && Find(options.Pricing, model) is not null)
         {
-            return false;
+            return false; // a request that names no model is unpriced too ("unknown")
         }
 
         var name = LimitPlan.KeySafe(model);

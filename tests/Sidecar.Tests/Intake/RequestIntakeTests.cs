@@ -136,12 +136,17 @@ public sealed class RequestIntakeTests : IAsyncLifetime
         Assert.Empty(Fake.Received);
     }
 
-    [Fact]
-    public async Task Send_CorruptGzip_400NothingForwarded()
+    [Theory]
+    [InlineData("gzip", new byte[] { 0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6 })]
+    [InlineData("br", new byte[] { (byte)'{', (byte)'}' })] // not Brotli: BrotliStream throws InvalidOperationException
+    [InlineData("br", new byte[] { (byte)'{', (byte)'"', (byte)'m', (byte)'o', (byte)'d', (byte)'e', (byte)'l', (byte)'"', (byte)':', (byte)'1', (byte)'}' })]
+    [InlineData("deflate", new byte[] { 0x78, 0x9c, 0xff, 0xff, 0xff })]
+    public async Task Send_CorruptCompressedBody_400InDialectNothingForwarded(string encoding, byte[] body)
     {
-        var (status, _, _) = await SendAsync(Raw(HttpMethod.Post, "openai/v1/chat/completions", [0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6], "application/json", "corrupt-user", "gzip"));
+        var (status, text, _) = await SendAsync(Raw(HttpMethod.Post, "openai/v1/chat/completions", body, "application/json", "corrupt-user-" + encoding, encoding));
 
         Assert.Equal(400, status);
+        Assert.Equal("invalid_request_error", Http.Json(text).GetProperty("error").GetProperty("type").GetString());
         Assert.Empty(Fake.Received);
     }
 
@@ -160,6 +165,10 @@ public sealed class RequestIntakeTests : IAsyncLifetime
             { "numeric model", "{\"model\":4,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
             { "NaN", "{\"model\":\"gpt-4o\",\"temperature\":NaN,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
             { "negative cap", "{\"model\":\"gpt-4o\",\"max_tokens\":-5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
+            { "string cap", "{\"model\":\"gpt-4o\",\"max_tokens\":\"99999999\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
+            { "boolean cap", "{\"model\":\"gpt-4o\",\"max_completion_tokens\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
+            { "string n", "{\"model\":\"gpt-4o\",\"n\":\"128\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
+            { "string stream", "{\"model\":\"gpt-4o\",\"stream\":\"true\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray() },
             { "empty", [] },
             { "array root", "[1,2]"u8.ToArray() },
             { "trailing garbage", "{\"model\":\"gpt-4o\",\"messages\":[]} x"u8.ToArray() },

@@ -29,6 +29,7 @@ public sealed class PricingFunctionalTests : IAsyncLifetime
         s["Sidecar:RateLimits:Tiers:nobudget:RequestsPerMinute"] = "100";
         s["Sidecar:RateLimits:Tiers:nobudget:CostPerDay"] = "0";
         s["Sidecar:Users:free-runner:Tier"] = "nobudget";
+        s["Sidecar:RateLimits:Models:gpt-4o-mini:RequestsPerMinute"] = "1";
     });
 
     public async Task DisposeAsync() => await _setup.DisposeAsync();
@@ -120,6 +121,40 @@ public sealed class PricingFunctionalTests : IAsyncLifetime
         Assert.Equal(200, status);
         Assert.Single(Fake.Received);
         Assert.Equal(1, metrics.Total("sidecar_unpriced_requests_total"));
+    }
+
+    [Theory]
+    [InlineData("openai/v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("openai/v1/responses", """{"input":"hi"}""")]
+    [InlineData("anthropic/v1/messages", """{"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}""")]
+    public async Task Send_NoModelWithCostBudget_RefusedAsUnpricedNotASilentZero(string path, string body)
+    {
+        using var metrics = new MetricCapture(Sidecar);
+
+        var (status, text, _) = await Http.SendAsync(Sidecar.Client, Http.Post(path, body, ("X-User-Id", "no-model")));
+
+        // An OpenAI-compatible server serves its default model when none is named: that spend must not count as $0.
+        Assert.Equal(403, status);
+        Assert.Contains("unknown", System.Text.Encoding.UTF8.GetString(text), StringComparison.Ordinal);
+        Assert.Empty(Fake.Received);
+        Assert.Equal(1, metrics.Total("sidecar_unpriced_requests_total"));
+    }
+
+    [Theory]
+    [InlineData("gpt-4o-mini-2024-07-18")]
+    [InlineData("gpt-4o-mini-latest")]
+    public async Task Send_DatedSnapshotOfALimitedModel_SharesTheFamilysBucketAndOverride(string snapshot)
+    {
+        // Arrange: gpt-4o-mini is limited to 1 request per minute.
+        var first = await Http.SendAsync(Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody.Replace("gpt-4o", "gpt-4o-mini", StringComparison.Ordinal), ("X-User-Id", "snapshot-user")));
+
+        // Act: the same family under a snapshot id.
+        var second = await Http.SendAsync(Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody.Replace("gpt-4o", snapshot, StringComparison.Ordinal), ("X-User-Id", "snapshot-user")));
+
+        // Assert: limited like its family (it used to get a fresh bucket at the tier's figure).
+        Assert.Equal(200, first.Status);
+        Assert.Equal(429, second.Status);
+        Assert.Single(Fake.Received);
     }
 
     [Fact]
