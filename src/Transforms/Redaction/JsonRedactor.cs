@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace InferenceSidecar.Transforms.Redaction;
 
 /// <summary>
-/// Redacts every string value of a JSON document (message contents, system prompts, tool definitions, tool-call
+/// Redacts every string value and property name of a JSON document (message contents, system prompts, tool definitions, tool-call
 /// arguments and results, nested arrays), after JSON unescaping, so <c>\n</c> or <c>\u0073k-…</c> cannot hide a
 /// secret. Only the string tokens that change are rewritten; every other byte stays as it was, and the result is
 /// valid JSON.
@@ -21,7 +21,9 @@ internal static class JsonRedactor
         List<(int Start, int Length, string Value)>? edits = null;
         while (reader.Read())
         {
-            if (reader.TokenType != JsonTokenType.String)
+            // Property names too: a secret used as a key ({"sk-proj-…": 1}, a tool parameter named after an access key)
+            // is as much on its way out as one in a value.
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName))
             {
                 continue;
             }

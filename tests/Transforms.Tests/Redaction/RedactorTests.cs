@@ -151,6 +151,25 @@ public sealed class RedactorTests
     }
 
     [Fact]
+    public void JsonRedact_SecretsAsPropertyNames_RedactedAndDocumentStaysValid()
+    {
+        // A key used as a property name (top level, in a tool's parameter schema, in metadata) leaves just as surely.
+        var json = """{"model":"gpt-4o","sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAB7cDE0fGH3i":1,"tools":[{"function":{"parameters":{"properties":{"AKIAIOSFODNN7EXAMPLE":{"type":"string"}}}}}],"metadata":{"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----":"x"}}""";
+        var findings = new List<string>();
+
+        var result = JsonRedactor.Redact(Encoding.UTF8.GetBytes(json), Secrets, findings);
+
+        Assert.NotNull(result);
+        var text = Encoding.UTF8.GetString(result);
+        using var document = JsonDocument.Parse(result);
+        Assert.DoesNotContain("sk-proj-", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("AKIAIOSFODNN7EXAMPLE", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("MIIEvQIBADAN", text, StringComparison.Ordinal);
+        Assert.Equal(3, findings.Count);
+        Assert.Equal("gpt-4o", document.RootElement.GetProperty("model").GetString());
+    }
+
+    [Fact]
     public void JsonRedact_NothingFound_ReturnsNull()
     {
         var json = """{"model":"gpt-4o","messages":[{"role":"user","content":"123e4567-e89b-12d3-a456-426614174000 is my order"}]}""";
