@@ -80,11 +80,11 @@ internal static class InferenceRequestParser
                     field = Classify(ref reader, out var bit, out countNumbers);
                     if (field == Field.MaxOutput)
                     {
-                        maxOutputField = reader.GetString();
+                        maxOutputField = Known(ref reader, MaxOutputNames);
                     }
                     else if (field == Field.Choices)
                     {
-                        choiceName = reader.GetString();
+                        choiceName = Known(ref reader, ChoiceNames);
                     }
 
                     if (bit != 0)
@@ -126,43 +126,23 @@ internal static class InferenceRequestParser
                             stream = token == JsonTokenType.True;
                             break;
                         case Field.MaxOutput:
-                            if (token is not (JsonTokenType.Number or JsonTokenType.Null))
+                            // A string ("max_tokens": "99999999") is coerced by lenient servers: it would escape the reservation.
+                            if (!TryReadCount(ref reader, token, int.MaxValue, out var max))
                             {
-                                // "max_tokens": "99999999" is coerced by lenient servers: it would escape the reservation.
                                 problem = $"The request's {maxOutputField} must be a positive integer.";
                                 return false;
                             }
 
-                            if (token == JsonTokenType.Number)
-                            {
-                                if (!reader.TryGetInt32(out var max) || max <= 0)
-                                {
-                                    problem = $"The request's {maxOutputField} must be a positive integer.";
-                                    return false;
-                                }
-
-                                maxOutput = max;
-                            }
-
+                            maxOutput = max ?? maxOutput;
                             break;
                         case Field.Choices:
-                            if (token is not (JsonTokenType.Number or JsonTokenType.Null))
+                            if (!TryReadCount(ref reader, token, 128, out var n))
                             {
                                 problem = $"The request's {choiceName} must be an integer from 1 to 128.";
                                 return false;
                             }
 
-                            if (token == JsonTokenType.Number)
-                            {
-                                if (!reader.TryGetInt32(out var n) || n is <= 0 or > 128)
-                                {
-                                    problem = $"The request's {choiceName} must be an integer from 1 to 128.";
-                                    return false;
-                                }
-
-                                choices = Math.Max(choices, n);
-                            }
-
+                            choices = Math.Max(choices, n ?? 1);
                             break;
                         case Field.StreamOptions:
                             hasStreamOptions = true;
@@ -248,6 +228,42 @@ internal static class InferenceRequestParser
         }
 
         info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage, maxOutputField, choices);
+        return true;
+    }
+
+    private static readonly string[] MaxOutputNames = ["max_tokens", "max_completion_tokens", "max_output_tokens"];
+
+    private static readonly string[] ChoiceNames = ["n", "best_of"];
+
+    /// <summary>The current property name as one of <paramref name="names"/> (no allocation), else as read.</summary>
+    private static string Known(ref Utf8JsonReader reader, string[] names)
+    {
+        foreach (var name in names)
+        {
+            if (reader.ValueTextEquals(name))
+            {
+                return name;
+            }
+        }
+
+        return reader.GetString()!;
+    }
+
+    /// <summary>A count field: null (absent) or a whole number from 1 to <paramref name="max"/>; anything else is refused.</summary>
+    private static bool TryReadCount(ref Utf8JsonReader reader, JsonTokenType token, int max, out int? value)
+    {
+        value = null;
+        if (token == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (token != JsonTokenType.Number || !reader.TryGetInt32(out var number) || number <= 0 || number > max)
+        {
+            return false;
+        }
+
+        value = number;
         return true;
     }
 

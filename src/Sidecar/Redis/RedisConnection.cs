@@ -138,12 +138,7 @@ internal sealed partial class RedisConnection : IDisposable
                 if (await TryLoadScriptsAsync())
                 {
                     Volatile.Write(ref _warm, 1);
-                    MarkAnswered();
-                    if (Interlocked.Exchange(ref _failing, 0) == 1)
-                    {
-                        LogRecovered(_logger);
-                    }
-
+                    Answered();
                     LogWarm(_logger, _scripts.Count);
                     return;
                 }
@@ -258,12 +253,7 @@ internal sealed partial class RedisConnection : IDisposable
                 result = await WaitWhileAliveAsync(pending, timeout, started, outage, cancellationToken);
             }
 
-            MarkAnswered();
-            if (Interlocked.Exchange(ref _failing, 0) == 1)
-            {
-                LogRecovered(_logger);
-            }
-
+            Answered();
             return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -318,40 +308,21 @@ internal sealed partial class RedisConnection : IDisposable
                 throw new RedisUnavailableException(OutageReason);
             }
 
-            if (now >= deadline || !_multiplexer.IsConnected)
+            var silent = now - lastSign >= silence;
+            if (now >= deadline || !_multiplexer.IsConnected || (silent && confirming))
             {
                 Observe(pending);
                 throw new TimeoutException("No answer from Redis.");
             }
 
-            if (now - lastSign >= silence)
-            {
-                if (confirming)
-                {
-                    Observe(pending);
-                    throw new TimeoutException("No answer from Redis.");
-                }
-
-                // Confirm the silence once, one RedisTimeout later: after a stall of this process (a GC pause on a busy
-                // node) the timers can fire before the reader has caught up with the replies that arrived meanwhile.
-                confirming = true;
-                await Task.WhenAny(pending, outage, Task.Delay(timeout, _time, cancellationToken)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-                cancellationToken.ThrowIfCancellationRequested();
-                continue;
-            }
-
-            confirming = false;
-            // Alive but busy: wait until the silence would reach its limit (or the answer, or an outage), then look again.
-            var wait = TimeSpan.FromSeconds(Math.Max(1.0, Math.Min(lastSign + silence, deadline) - now) / _time.TimestampFrequency);
+            // Silent: confirm it once, one RedisTimeout later (after a stall of this process, a GC pause on a busy node,
+            // the timers can fire before the reader has caught up with the replies that arrived meanwhile). Alive but
+            // busy: wait until the silence would reach its limit. Either way the answer or an outage ends the wait.
+            confirming = silent;
+            var wait = silent ? timeout : TimeSpan.FromSeconds(Math.Max(1.0, Math.Min(lastSign + silence, deadline) - now) / _time.TimestampFrequency);
             using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var timer = Task.Delay(wait, _time, delay.Token);
-            var first = await Task.WhenAny(pending, outage, timer).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            await Task.WhenAny(pending, outage, Task.Delay(wait, _time, delay.Token)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             await delay.CancelAsync();
-            if (first == pending)
-            {
-                return await pending.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-            }
-
             cancellationToken.ThrowIfCancellationRequested();
         }
     }
@@ -371,6 +342,16 @@ internal sealed partial class RedisConnection : IDisposable
         if (seen != -1 && seen != answered)
         {
             MarkAnswered(); // replies were read since the last look (the first look only sets the baseline)
+        }
+    }
+
+    /// <summary>Redis answered: note when, and end an outage (read first, so the usual call writes nothing shared).</summary>
+    private void Answered()
+    {
+        MarkAnswered();
+        if (Volatile.Read(ref _failing) == 1 && Interlocked.Exchange(ref _failing, 0) == 1)
+        {
+            LogRecovered(_logger);
         }
     }
 
