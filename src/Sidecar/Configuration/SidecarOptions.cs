@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace InferenceSidecar.Configuration;
 
-/// <summary>The <c>Sidecar</c> configuration section. See the README's config reference.</summary>
+/// <summary>The <c>Sidecar</c> configuration section. See docs/configuration.md.</summary>
 internal sealed class SidecarOptions
 {
     public const string Section = "Sidecar";

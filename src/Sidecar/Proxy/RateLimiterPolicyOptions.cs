@@ -24,7 +24,7 @@ internal enum RateLimiterPartition
 
 /// <summary>
 /// One <c>Sidecar:RateLimiterPolicies:{name}</c> entry: a standard ASP.NET Core rate limiter that any YARP route names
-/// in its <c>RateLimiterPolicy</c> field. Read at start (a change needs a restart); see the README's config reference.
+/// in its <c>RateLimiterPolicy</c> field. Read at start (a change needs a restart); see docs/configuration.md.
 /// </summary>
 internal sealed class RateLimiterPolicyOptions
 {

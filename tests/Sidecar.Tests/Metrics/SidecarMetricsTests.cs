@@ -6,7 +6,7 @@ namespace InferenceSidecar.Tests.Metrics;
 /// <summary>The sidecar's prometheus-net instruments and the runtime collectors, read from the registry <c>/metrics</c> serves.</summary>
 public sealed class SidecarMetricsTests
 {
-    /// <summary>Every sidecar family: its type and label names, as the README's Metrics table and the dashboards know them.</summary>
+    /// <summary>Every sidecar family: its type and label names, as docs/configuration.md's Metrics table and the dashboards know them.</summary>
     private static readonly (string Name, string Type, string[] Labels)[] Families =
     [
         ("sidecar_requests_total", "counter", ["route", "model", "status_code"]),
