@@ -4,7 +4,7 @@
 # runs as root, config from a SIDECAR_CONFIG file and a provider key mounted as a file. Checks /health/ready, /metrics
 # and a request through the proxy port, then stops it. With a folder argument, also starts the artifact once per
 # *.json in it (the appsettings the Helm chart renders, from charts/validate/run.sh) and requires /health/ready to
-# answer 200: the chart's config passes the sidecar's own validation. Prints "publish-check: ok" or fails.
+# answer 200: the chart's config passes the sidecar's own validation. Fails if the artifact carries FakeProvider. Prints "publish-check: ok" or fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -16,6 +16,10 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; chmod -R u+w "$work" 2>/de
 trap cleanup EXIT
 
 ./scripts/publish.sh "$work/app"
+# The production artifact carries no test double: the fake provider is compiled only into dev (Debug) builds.
+if ls "$work/app" | grep -qi 'FakeProvider' || grep -qi 'FakeProvider' "$work/app/InferenceSidecar.deps.json"; then
+  echo "publish-check: the published artifact contains the fake provider (a test double)"; ls "$work/app"; exit 1
+fi
 chmod -R a+rX,a-w "$work/app"
 mkdir -p "$work/etc" "$work/keys"
 echo "sk-publish-check-key" > "$work/keys/OPENAI_API_KEY"

@@ -105,6 +105,10 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
         {
             errors.Add("Sidecar:Demo:Enabled must not be true in Production (the demo upstream is for first runs only).");
         }
+        else if (options.Demo.Enabled && !Demo.DemoUpstream.Available)
+        {
+            errors.Add("Sidecar:Demo:Enabled needs a dev build (Debug, as `dotnet run --project src/Sidecar` builds it); this build carries no demo upstream.");
+        }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

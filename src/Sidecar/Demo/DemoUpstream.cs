@@ -1,5 +1,7 @@
 using InferenceSidecar.Configuration;
+#if SIDECAR_DEV_BUILD
 using InferenceSidecar.FakeProvider;
+#endif
 using InferenceSidecar.Hosting;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
@@ -10,11 +12,21 @@ namespace InferenceSidecar.Demo;
 /// <summary>
 /// The Development-only demo: the fake provider served on the management listener under <c>/demo-upstream</c>, and
 /// routes <c>/demo/…</c> (OpenAI dialect) and <c>/demo-anthropic/…</c> (Anthropic dialect) to it through the real proxy
-/// pipeline, so a first run with no keys and no network answers chat completions, JSON and streaming.
+/// pipeline, so a first run with no keys and no network answers chat completions, JSON and streaming. The fake provider
+/// is compiled in only by a dev build (<c>SIDECAR_DEV_BUILD</c>: Debug, as <c>dotnet run</c> builds it); the published
+/// Release artifact has neither the code nor <c>InferenceSidecar.FakeProvider.dll</c>, and refuses
+/// <c>Sidecar:Demo:Enabled</c> at start.
 /// </summary>
 internal static class DemoUpstream
 {
     private const string UpstreamPrefix = "/demo-upstream";
+
+#if SIDECAR_DEV_BUILD
+    /// <summary>Whether this build carries the demo upstream.</summary>
+    public const bool Available = true;
+#else
+    public const bool Available = false;
+#endif
 
     public static IReverseProxyBuilder AddSidecarDemo(this IReverseProxyBuilder proxy) => proxy.LoadFromMemory([], []);
 
@@ -25,6 +37,7 @@ internal static class DemoUpstream
             return app;
         }
 
+#if SIDECAR_DEV_BUILD
         var behavior = new FakeBehavior { ReplyText = "Hello! This is the InferenceSidecar demo upstream: no keys, no network, one word per streamed event." };
         app.MapFakeProvider(UpstreamPrefix, () => behavior).WithMetadata(ManagementEndpointMetadata.Instance);
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -36,6 +49,7 @@ internal static class DemoUpstream
                 [Route("demo", "/demo"), Route("demo-anthropic", "/demo-anthropic")],
                 [Cluster("demo", "OpenAI", destination), Cluster("demo-anthropic", "Anthropic", destination)]);
         });
+#endif
         return app;
     }
 

@@ -30,6 +30,11 @@ internal static class SidecarApplication
         ThreadPool.SetMinThreads(Math.Max(workers, 16), Math.Max(io, 16));
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (builder.Environment.IsDevelopment() && SourceConfigDirectory is { } source)
+        {
+            WatchConfigFilesIn(builder, source);
+        }
+
         AddConfigFile(builder.Configuration);
         configure?.Invoke(builder);
         builder.AddSidecarLogging(logging);
@@ -62,6 +67,43 @@ internal static class SidecarApplication
         app.MapSidecarProxy();
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;
+    }
+
+    /// <summary>
+    /// In a dev build (see the csproj's <c>SidecarDevBuild</c>): the repo root, where the <c>appsettings.json</c> and
+    /// <c>appsettings.Development.json</c> the user edits live. Null in a release build, or when that folder has no
+    /// <c>appsettings.json</c> (the build was moved).
+    /// </summary>
+    internal static string? SourceConfigDirectory { get; } = typeof(SidecarApplication).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), inherit: false)
+        .Cast<System.Reflection.AssemblyMetadataAttribute>()
+        .FirstOrDefault(a => a.Key == "InferenceSidecar.SourceConfigDirectory")?.Value is { } dir && File.Exists(Path.Combine(dir, "appsettings.json"))
+            ? dir
+            : null;
+
+    /// <summary>
+    /// Reads and watches <c>appsettings.json</c> and <c>appsettings.{Environment}.json</c> in <paramref name="directory"/>
+    /// instead of the content root (the build output under <c>bin/</c>, whose copies are refreshed only by a rebuild).
+    /// <c>dotnet run</c> in Development so watches the repo-root files the README tells the user to edit; the container
+    /// reads <c>/app/appsettings.json</c> (a mounted file is watched in place) and <c>SIDECAR_CONFIG</c>.
+    /// </summary>
+    internal static void WatchConfigFilesIn(WebApplicationBuilder builder, string directory)
+    {
+        var sources = (IList<IConfigurationSource>)((IConfigurationBuilder)builder.Configuration).Sources;
+        var names = new[] { "appsettings.json", $"appsettings.{builder.Environment.EnvironmentName}.json" };
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i] is JsonConfigurationSource { Path: { } path } json && names.Contains(path, StringComparer.OrdinalIgnoreCase))
+            {
+                sources[i] = new JsonConfigurationSource
+                {
+                    Path = path,
+                    Optional = json.Optional,
+                    ReloadOnChange = true,
+                    FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetFullPath(directory)),
+                };
+            }
+        }
     }
 
     /// <summary>

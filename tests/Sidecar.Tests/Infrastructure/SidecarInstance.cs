@@ -39,7 +39,8 @@ internal sealed class SidecarInstance : IAsyncDisposable
     public static async Task<SidecarInstance> StartAsync(
         IDictionary<string, string?> settings,
         string environment = "Production",
-        string? jsonFile = null)
+        string? jsonFile = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var logs = new LogCapture();
         var merged = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
@@ -57,6 +58,7 @@ internal sealed class SidecarInstance : IAsyncDisposable
             ["--environment=" + environment],
             builder =>
             {
+                configure?.Invoke(builder);
                 if (jsonFile is not null)
                 {
                     builder.Configuration.AddJsonFile(jsonFile, optional: false, reloadOnChange: true);
