@@ -33,9 +33,6 @@ internal sealed class SidecarRequestFeature
 
     public Action<string>? ResponseFinding { get; set; }
 
-    /// <summary>The SSE redaction stream, when one is installed: the proxy pipeline completes it after forwarding.</summary>
-    public Redaction.SseRedactingStream? SseRedaction { get; set; }
-
     /// <summary>Set by the resilience middleware: this route's timeouts, retries and fallbacks.</summary>
     public Resilience.RouteResiliencePolicy? Resilience { get; set; }
 

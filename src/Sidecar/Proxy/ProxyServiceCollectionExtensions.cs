@@ -42,6 +42,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
+            proxy.UseMiddleware<ResponseBodyCompletionMiddleware>();
             proxy.UseMiddleware<Resilience.ResilienceMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();

@@ -103,11 +103,7 @@ internal sealed class RateLimitMiddleware(
         feature.Tracking = new UsageTracking(strip);
         try
         {
-            await next(context);
-            if (context.Response.Body is UsageCaptureStream capture && !context.RequestAborted.IsCancellationRequested)
-            {
-                await capture.CompleteAsync(context.RequestAborted);
-            }
+            await next(context); // held-back bytes were released nearer the forwarder (ResponseBodyCompletionMiddleware)
         }
         finally
         {

@@ -59,11 +59,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
             context.Request.ReplaceBody(redacted);
         }
 
-        await next(context);
-        if (feature.SseRedaction is { } stream && !context.RequestAborted.IsCancellationRequested)
-        {
-            await stream.CompleteAsync(context.RequestAborted); // a stream that ended on held text
-        }
+        await next(context); // a stream's held-back text is released by ResponseBodyCompletionMiddleware, nearer the forwarder
     }
 
     /// <summary>

@@ -29,7 +29,6 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
         {
             var stream = new SseRedactingStream(context.HttpContext.Response.Body, redactor, feature.ResponseFinding);
             context.HttpContext.Response.Body = stream;
-            feature.SseRedaction = stream;
             return;
         }
 

@@ -10,10 +10,13 @@ namespace InferenceSidecar.Transforms.Redaction;
 /// across two or more events is still found; the first event a secret touches gets the marker, the others lose their
 /// part. Any other event (usage, stop, <c>[DONE]</c>) first releases everything held, then passes unchanged. Events are
 /// re-serialised only when their text changed. The price is a delay of up to one window of text, on routes that opt in.
+/// Events are framed by the shared <see cref="Streaming.SseFramer"/> (LF, CRLF or CR line ends, comment lines).
 /// </summary>
-internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action<string>? found) : Stream
+internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action<string>? found) : Stream, Streaming.IHoldingResponseBody
 {
     public const int Window = 256;
+
+    public Stream Inner => inner;
 
     private readonly List<byte> _partial = [];
     private readonly List<Held> _held = [];
@@ -31,7 +34,7 @@ internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         _partial.AddRange(buffer.Span);
-        while (NextEvent() is { } evt)
+        while (NextEvent(final: false) is { } evt)
         {
             if (DeltaText(evt) is { } text)
             {
@@ -57,16 +60,24 @@ internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action
 
     public override void Flush() => inner.Flush();
 
-    /// <summary>Releases everything held (end of stream).</summary>
+    /// <summary>Releases everything held (end of stream): held text, then any last events, redacted as usual.</summary>
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
-        RedactHeld(final: true);
-        await ReleaseAsync(keepWindow: false, cancellationToken);
+        while (NextEvent(final: true) is { } evt)
+        {
+            _held.Add(new Held(evt, DeltaText(evt) ?? string.Empty)); // an event with no text has none to redact
+        }
+
         if (_partial.Count > 0)
         {
-            await inner.WriteAsync(_partial.ToArray(), cancellationToken);
+            // A last event with no closing empty line: still redacted if it carries text.
+            var evt = Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial));
             _partial.Clear();
+            _held.Add(new Held(evt, DeltaText(evt) ?? string.Empty));
         }
+
+        RedactHeld(final: true);
+        await ReleaseAsync(keepWindow: false, cancellationToken);
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
@@ -75,17 +86,16 @@ internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    private string? NextEvent()
+    private string? NextEvent(bool final)
     {
         var bytes = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial);
-        var end = bytes.IndexOf("\n\n"u8);
-        if (end < 0)
+        if (!Streaming.SseFramer.TryFindEvent(bytes, final, out var length, out _))
         {
             return null;
         }
 
-        var evt = Encoding.UTF8.GetString(bytes[..(end + 2)]);
-        _partial.RemoveRange(0, end + 2);
+        var evt = Encoding.UTF8.GetString(bytes[..length]);
+        _partial.RemoveRange(0, length);
         return evt;
     }
 
@@ -118,11 +128,12 @@ internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action
 
     private static string? Data(string evt)
     {
-        foreach (var line in evt.Split('\n'))
+        var rest = evt.AsSpan();
+        while (Streaming.SseFramer.NextLine(ref rest, out var line, out _))
         {
             if (line.StartsWith("data:", StringComparison.Ordinal))
             {
-                return line[5..].TrimStart(' ').TrimEnd('\r');
+                return line[5..].TrimStart(' ').ToString();
             }
         }
 
@@ -217,15 +228,17 @@ internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action
                 return evt;
             }
 
-            var lines = evt.Split('\n');
-            for (var i = 0; i < lines.Length; i++)
+            var rendered = new StringBuilder(evt.Length + 32);
+            var rest = evt.AsSpan();
+            while (Streaming.SseFramer.NextLine(ref rest, out var line, out var ending))
             {
-                if (!lines[i].StartsWith("data:", StringComparison.Ordinal))
+                if (!line.StartsWith("data:", StringComparison.Ordinal))
                 {
+                    rendered.Append(line).Append(ending);
                     continue;
                 }
 
-                var node = JsonNode.Parse(lines[i][5..].TrimStart(' '))!;
+                var node = JsonNode.Parse(line[5..].TrimStart(' ').ToString())!;
                 if (node["choices"] is JsonArray { Count: > 0 } choices && choices[0]?["delta"] is JsonObject delta)
                 {
                     delta["content"] = Text;
@@ -235,10 +248,12 @@ internal sealed class SseRedactingStream(Stream inner, Redactor redactor, Action
                     node["delta"]!["text"] = Text;
                 }
 
-                lines[i] = "data: " + node.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+                rendered.Append("data: ").Append(node.ToJsonString(RelaxedJson)).Append(ending);
             }
 
-            return string.Join('\n', lines);
+            return rendered.ToString();
         }
     }
+
+    private static readonly JsonSerializerOptions RelaxedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -67,50 +67,52 @@ internal sealed class UsageAccumulator : IDisposable
         }
 
         Append(data, int.MaxValue);
+        Frame(final: false, forward);
+        return StripInjectedUsage;
+    }
+
+    /// <summary>Parses every complete event in the pending bytes (the shared <see cref="Streaming.SseFramer"/>) and drops them.</summary>
+    private void Frame(bool final, IBufferWriter<byte> forward)
+    {
         var pending = _pending.Span;
         var consumed = 0;
-        while (true)
+        while (Streaming.SseFramer.TryFindEvent(pending[consumed..], final, out var length, out var content))
         {
-            var rest = pending[consumed..];
-            var end = rest.IndexOf("\n\n"u8);
-            var crlf = rest.IndexOf("\r\n\r\n"u8);
-            var separator = 2;
-            if (crlf >= 0 && (end < 0 || crlf < end))
-            {
-                end = crlf;
-                separator = 4;
-            }
-
-            if (end < 0)
-            {
-                break;
-            }
-
-            var evt = rest[..(end + separator)];
-            var keep = ParseEvent(evt[..end]);
+            var evt = pending.Slice(consumed, length);
+            var keep = ParseEvent(evt[..content]);
             if (StripInjectedUsage && keep)
             {
                 WriteStripped(evt, forward);
             }
 
-            consumed += end + separator;
+            consumed += length;
         }
 
         _pending.Consume(consumed);
-        return StripInjectedUsage;
     }
 
-    /// <summary>Bytes held back waiting for an event boundary (only when stripping); forwarded as they are at the end.</summary>
-    public ReadOnlySpan<byte> TakePending()
+    /// <summary>
+    /// The stream ended: a last event not closed by an empty line (or closed by a lone CR) is still read for its usage and
+    /// end marker. With stripping on, the bytes to forward (held back so far) are written to <paramref name="forward"/>.
+    /// </summary>
+    public void EndOfStream(IBufferWriter<byte> forward)
     {
-        if (!StripInjectedUsage)
+        if (!IsSse || _overflow)
         {
-            return [];
+            return;
         }
 
-        var pending = _pending.Span.ToArray();
-        _pending.Clear();
-        return pending;
+        Frame(final: true, forward);
+        if (_pending.Length > 0)
+        {
+            ParseEvent(_pending.Span);
+            if (StripInjectedUsage)
+            {
+                forward.Write(_pending.Span);
+            }
+
+            _pending.Clear();
+        }
     }
 
     /// <summary>Ends the body: a buffered JSON body is parsed for its usage.</summary>
@@ -154,18 +156,13 @@ internal sealed class UsageAccumulator : IDisposable
     private bool ParseEvent(ReadOnlySpan<byte> evt)
     {
         var keep = true;
-        while (!evt.IsEmpty)
+        while (Streaming.SseFramer.NextLine(ref evt, out var line))
         {
-            var newline = evt.IndexOf((byte)'\n');
-            var line = newline < 0 ? evt : evt[..newline];
-            evt = newline < 0 ? [] : evt[(newline + 1)..];
-            line = line.TrimEnd((byte)'\r');
-            if (!line.StartsWith("data:"u8))
+            if (!Streaming.SseFramer.TryData(line, out var payload))
             {
-                continue;
+                continue; // comments (":…"), event:, id:, retry:
             }
 
-            var payload = line[5..].TrimStart((byte)' ');
             if (payload.SequenceEqual("[DONE]"u8))
             {
                 SawEnd = true;

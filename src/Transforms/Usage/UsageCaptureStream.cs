@@ -7,8 +7,10 @@ namespace InferenceSidecar.Transforms.Usage;
 /// <see cref="UsageAccumulator"/>. Nothing is buffered on the way to the client, except — only when the injected
 /// usage chunk must be removed — the bytes of an SSE event until its blank-line boundary.
 /// </summary>
-internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, ResponseRecording? recording = null) : Stream
+internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, ResponseRecording? recording = null) : Stream, Streaming.IHoldingResponseBody
 {
+    public Stream Inner => inner;
+
     public override bool CanRead => false;
 
     public override bool CanSeek => false;
@@ -54,17 +56,19 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, R
 
     public override void Flush() => inner.Flush();
 
-    /// <summary>Forwards anything held back (a stream that ended without a final blank line).</summary>
+    /// <summary>
+    /// The stream ended: a last event without its closing empty line is still read for usage and its end marker, and
+    /// anything held back (only when stripping the injected usage) is forwarded and recorded.
+    /// </summary>
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
-        if (usage.StripInjectedUsage)
+        var forward = _forward ?? (IBufferWriter<byte>)NoForward.Instance;
+        _forward?.ResetWrittenCount();
+        usage.EndOfStream(forward);
+        if (_forward is { WrittenCount: > 0 })
         {
-            var pending = usage.TakePending().ToArray();
-            if (pending.Length > 0)
-            {
-                recording?.Append(pending);
-                await inner.WriteAsync(pending, cancellationToken);
-            }
+            recording?.Append(_forward.WrittenSpan);
+            await inner.WriteAsync(_forward.WrittenMemory, cancellationToken);
         }
     }
 

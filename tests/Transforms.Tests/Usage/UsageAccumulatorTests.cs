@@ -44,7 +44,7 @@ public sealed class UsageAccumulatorTests
             }
         }
 
-        client.Write(usage.TakePending());
+        usage.EndOfStream(client);
         usage.Complete();
         return Encoding.UTF8.GetString(client.WrittenSpan);
     }
@@ -64,6 +64,39 @@ public sealed class UsageAccumulatorTests
         Assert.Equal(12, usage.InputTokens);
         Assert.Equal(2, usage.OutputTokens);
         Assert.True(usage.SawEnd);
+    }
+
+    [Theory]
+    [InlineData("\r\n", 1)]
+    [InlineData("\r\n", 4096)]
+    [InlineData("\r", 1)]
+    [InlineData("\r", 13)]
+    public void Observe_CrlfOrCrFramedStreamWithComments_ReadsUsageAndStripsLikeLf(string eol, int piece)
+    {
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: true);
+        var stream = (": keep-alive\n\n" + OpenAIStreamWithUsage).Replace("\n", eol, StringComparison.Ordinal);
+
+        var client = Feed(usage, stream, piece);
+
+        Assert.Equal((": keep-alive\n\n" + OpenAIStreamAsClientAskedIt).Replace("\n", eol, StringComparison.Ordinal), client);
+        Assert.Equal(12, usage.InputTokens);
+        Assert.Equal(2, usage.OutputTokens);
+        Assert.True(usage.SawEnd);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void EndOfStream_LastEventWithoutEmptyLine_StillReadAndForwarded(bool strip)
+    {
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: strip);
+        var stream = OpenAIStreamAsClientAskedIt[..^2]; // "data: [DONE]" with no closing empty line
+
+        var client = Feed(usage, stream, 9);
+
+        Assert.Equal(stream, client);
+        Assert.True(usage.SawEnd);
+        Assert.Equal(Encoding.UTF8.GetByteCount("Hello world"), usage.StreamedTextBytes);
     }
 
     [Fact]
