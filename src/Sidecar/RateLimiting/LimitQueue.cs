@@ -40,8 +40,13 @@ internal sealed class LimitQueue(LiveOptions<SidecarOptions> live, TimeProvider 
     /// <summary>Whether a decision may wait: queueing is on, it was a refusal by a limit, and it clears within <c>MaxWait</c>.</summary>
     public bool Applies(LimitDecision decision)
     {
+        if (decision.Allowed || decision.StoreUnavailable)
+        {
+            return false; // the common case: nothing to read
+        }
+
         var maxWait = live.Current.RateLimits.Queue.MaxWait;
-        return maxWait > TimeSpan.Zero && !decision.Allowed && !decision.StoreUnavailable && decision.Result.RetryAfter <= maxWait;
+        return maxWait > TimeSpan.Zero && decision.Result.RetryAfter <= maxWait;
     }
 
     /// <summary>

@@ -12,6 +12,9 @@ namespace InferenceSidecar.RateLimiting;
 /// </summary>
 internal static class RateLimitHeaders
 {
+    private static readonly string[] RequestNames = Names("requests");
+    private static readonly string[] TokenNames = Names("tokens");
+
     public static void Apply(HttpResponse response, ProviderKind provider, LimitDecision decision, DateTimeOffset now)
     {
         Apply(response.Headers, provider, decision, now, requests: true);
@@ -89,22 +92,28 @@ internal static class RateLimitHeaders
             return;
         }
 
-        var name = requests ? "requests" : "tokens";
+        var names = requests ? RequestNames : TokenNames;
         var bucket = decision.Plan.Buckets[i];
         var reading = decision.Result.Readings[i];
         var limit = Whole(bucket.Capacity);
         var remaining = Whole(Math.Max(0, reading.Remaining));
-        headers["x-ratelimit-limit-" + name] = limit;
-        headers["x-ratelimit-remaining-" + name] = remaining;
-        headers["x-ratelimit-reset-" + name] = Duration(reading.ResetAfter);
-        headers[requests ? "x-sidecar-ratelimit-window-requests" : "x-sidecar-ratelimit-window-tokens"] = bucket.Limit.Window();
+        headers[names[0]] = limit;
+        headers[names[1]] = remaining;
+        headers[names[2]] = Duration(reading.ResetAfter);
+        headers[names[3]] = bucket.Limit.Window();
         if (provider == ProviderKind.Anthropic)
         {
-            headers["anthropic-ratelimit-" + name + "-limit"] = limit;
-            headers["anthropic-ratelimit-" + name + "-remaining"] = remaining;
-            headers["anthropic-ratelimit-" + name + "-reset"] = (now + reading.ResetAfter).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+            headers[names[4]] = limit;
+            headers[names[5]] = remaining;
+            headers[names[6]] = (now + reading.ResetAfter).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         }
     }
+
+    private static string[] Names(string unit) =>
+    [
+        "x-ratelimit-limit-" + unit, "x-ratelimit-remaining-" + unit, "x-ratelimit-reset-" + unit, "x-sidecar-ratelimit-window-" + unit,
+        "anthropic-ratelimit-" + unit + "-limit", "anthropic-ratelimit-" + unit + "-remaining", "anthropic-ratelimit-" + unit + "-reset",
+    ];
 
     private static string Whole(double value) => ((long)Math.Floor(value)).ToString(CultureInfo.InvariantCulture);
 }
