@@ -25,7 +25,10 @@ internal sealed class LimitQueueMetrics
             new HistogramConfiguration { LabelNames = ["outcome"], Buckets = WaitBuckets });
     }
 
-    public void Depth(int depth) => _depth.Set(depth);
+    /// <summary>A request starts waiting (Inc and Dec, not Set: concurrent updates cannot land out of order).</summary>
+    public void Entered() => _depth.Inc();
+
+    public void Left() => _depth.Dec();
 
     public void Waited(string outcome, double seconds) => _wait.WithLabels([outcome]).Observe(seconds);
 }

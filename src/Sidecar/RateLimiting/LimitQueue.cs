@@ -65,7 +65,7 @@ internal sealed class LimitQueue(LiveOptions<SidecarOptions> live, TimeProvider 
             return (refused, QueueOutcome.Full);
         }
 
-        metrics.Depth(depth);
+        metrics.Entered();
         var started = time.GetTimestamp();
         var outcome = "cancelled";
         var turn = Join(lane);
@@ -117,7 +117,8 @@ internal sealed class LimitQueue(LiveOptions<SidecarOptions> live, TimeProvider 
             }
 
             Leave(lane);
-            metrics.Depth(Interlocked.Decrement(ref _depth));
+            Interlocked.Decrement(ref _depth);
+            metrics.Left();
             metrics.Waited(outcome, time.GetElapsedTime(started).TotalSeconds);
         }
     }
