@@ -15,7 +15,7 @@ internal sealed class RateLimitOptions
     /// <summary>Limit figures per tier; a user's tier comes from their client key or <c>Sidecar:Users</c>, else <c>default</c>.</summary>
     public Dictionary<string, LimitFigures> Tiers { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Per-model overrides of <c>RequestsPerMinute</c> and <c>TokensPerMinute</c>.</summary>
+    /// <summary>Per-model overrides of the per-minute and per-hour figures (and their bursts).</summary>
     public Dictionary<string, LimitFigures> Models { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>Output tokens reserved when a request names no output cap.</summary>
@@ -37,6 +37,9 @@ internal sealed class RateLimitOptions
     /// </summary>
     [Range(1_000, 100_000_000, ErrorMessage = "Sidecar:RateLimits:MaxLocalBuckets must be between 1000 and 100000000.")]
     public int MaxLocalBuckets { get; set; } = RateLimiting.MemoryRateLimitStore.DefaultMaxEntries;
+
+    /// <summary>Waiting for capacity instead of an immediate 429 (off by default).</summary>
+    public LimitQueueOptions Queue { get; set; } = new();
 
     /// <summary>Timeout of each Redis call on the request path.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]

@@ -23,6 +23,7 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
         Annotate(options, errors);
         Annotate(options.Identity, errors);
         Annotate(options.RateLimits, errors);
+        Annotate(options.RateLimits.Queue, errors);
         Annotate(options.Cache, errors);
         Annotate(options.Usage, errors);
         if (!Transforms.Keys.SecretReference.TryParse(options.Admin.Token, out _, out var adminError))

@@ -6,10 +6,24 @@ namespace InferenceSidecar.RateLimiting;
 
 /// <summary>
 /// The buckets one request draws from, built from the live options: per (user, model) requests and tokens per minute
-/// (model override, else tier), per user daily tokens and daily cost (tier). A figure of 0 or absent adds no bucket.
+/// and per hour (model override, else tier), per user daily tokens and daily cost (tier). A figure of 0 or absent adds
+/// no bucket. <see cref="Windows"/> and <see cref="Bucket"/> are the one place where figures become capacities and
+/// refill rates.
 /// </summary>
 internal sealed class LimitPlan
 {
+    /// <summary>
+    /// The refilling windows, in the order their buckets are checked: kind, key suffix (the minute keys are the
+    /// original <c>:req</c> / <c>:tok</c>), window length, and the figure and burst they read.
+    /// </summary>
+    private static readonly Window[] Windows =
+    [
+        new(LimitKind.Requests, ":req", 60, static f => f.RequestsPerMinute, static f => f.RequestsPerMinuteBurst),
+        new(LimitKind.HourlyRequests, ":req:h", 3600, static f => f.RequestsPerHour, static f => f.RequestsPerHourBurst),
+        new(LimitKind.Tokens, ":tok", 60, static f => f.TokensPerMinute, static f => f.TokensPerMinuteBurst),
+        new(LimitKind.HourlyTokens, ":tok:h", 3600, static f => f.TokensPerHour, static f => f.TokensPerHourBurst),
+    ];
+
     private LimitPlan(string model, long reservedTokens, double reservedCostMicros, BucketSpec[] buckets)
     {
         Model = model;
@@ -38,12 +52,21 @@ internal sealed class LimitPlan
         var tokens = inputTokens + outputTokens;
         var cost = price?.CostMicros(inputTokens, outputTokens) ?? 0;
 
-        var buckets = new List<BucketSpec>(4);
+        var buckets = new List<BucketSpec>(6);
         var prefix = "rl:{" + user + "}:";
-        Add(buckets, prefix + modelKey + ":req", LimitKind.Requests, false, modelFigures?.RequestsPerMinute ?? tierFigures?.RequestsPerMinute, 1, divisor);
-        Add(buckets, prefix + modelKey + ":tok", LimitKind.Tokens, false, modelFigures?.TokensPerMinute ?? tierFigures?.TokensPerMinute, tokens, divisor);
-        Add(buckets, prefix + "day:tok", LimitKind.DailyTokens, true, tierFigures?.TokensPerDay, tokens, divisor);
-        Add(buckets, prefix + "day:cost", LimitKind.DailyCost, true, tierFigures?.CostPerDay * 1_000_000, cost, divisor);
+        foreach (var window in Windows)
+        {
+            // The figure and its burst come from the same level: the model's when it sets the figure, else the tier's.
+            var figures = modelFigures is not null && window.Figure(modelFigures) is not null ? modelFigures : tierFigures;
+            if (figures is not null)
+            {
+                Bucket(buckets, prefix + modelKey + window.Suffix, window.Kind, window.Seconds, window.Figure(figures), window.Burst(figures),
+                    window.Kind.CountsRequests() ? 1 : tokens, divisor);
+            }
+        }
+
+        Bucket(buckets, prefix + "day:tok", LimitKind.DailyTokens, 0, tierFigures?.TokensPerDay, null, tokens, divisor);
+        Bucket(buckets, prefix + "day:cost", LimitKind.DailyCost, 0, tierFigures?.CostPerDay * 1_000_000, null, cost, divisor);
         return new LimitPlan(modelKey, tokens, cost, [.. buckets]);
     }
 
@@ -86,14 +109,24 @@ internal sealed class LimitPlan
         return "h-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model)))[..16];
     }
 
-    private static void Add(List<BucketSpec> buckets, string key, LimitKind kind, bool daily, double? capacity, double cost, int divisor)
+    /// <summary>
+    /// Adds the bucket for one figure, if it limits anything. A refilling window (<paramref name="windowSeconds"/> &gt; 0)
+    /// holds <paramref name="burst"/> (unset or 0: the figure) and refills at figure ÷ window; a daily window
+    /// (<paramref name="windowSeconds"/> 0) holds the figure per UTC day. The local fallback shares both by
+    /// <paramref name="divisor"/> (the expected replicas).
+    /// </summary>
+    private static void Bucket(List<BucketSpec> buckets, string key, LimitKind kind, int windowSeconds, double? figure, double? burst, double cost, int divisor)
     {
-        if (capacity is not > 0)
+        if (figure is not > 0)
         {
             return;
         }
 
-        var share = capacity.Value / divisor;
-        buckets.Add(new BucketSpec(key, kind, daily, share, daily ? 0 : share / 60.0, cost));
+        var daily = windowSeconds == 0;
+        var capacity = (daily || burst is not > 0 ? figure.Value : burst.Value) / divisor;
+        var refill = daily ? 0 : figure.Value / windowSeconds / divisor;
+        buckets.Add(new BucketSpec(key, kind, daily, capacity, refill, cost));
     }
+
+    private sealed record Window(LimitKind Kind, string Suffix, int Seconds, Func<LimitFigures, double?> Figure, Func<LimitFigures, double?> Burst);
 }

@@ -72,21 +72,29 @@ internal static class LimitsEndpoint
                 var bucket = decision.Plan.Buckets[i];
                 var reading = decision.Result.Readings[i];
                 var state = Describe(bucket, reading);
-                switch (bucket.Limit)
+                if (bucket.Daily)
                 {
-                    case LimitKind.Requests:
-                        entry["requests_per_minute"] = state;
-                        break;
-                    case LimitKind.Tokens:
-                        entry["tokens_per_minute"] = state;
-                        break;
-                    case LimitKind.DailyTokens:
-                        (daily ??= [])["tokens"] = state;
-                        break;
-                    case LimitKind.DailyCost:
-                        (daily ??= [])["cost_usd"] = state;
-                        break;
+                    (daily ??= [])[bucket.Limit.StatusName()] = state;
                 }
+                else
+                {
+                    entry[bucket.Limit.StatusName()] = state;
+                }
+            }
+
+            // Which window binds now (the one x-ratelimit-* describes): e.g. "requests": "requests_per_hour".
+            var binding = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var requests in (ReadOnlySpan<bool>)[true, false])
+            {
+                if (RateLimitHeaders.Binding(decision, requests) is >= 0 and var i)
+                {
+                    binding[requests ? "requests" : "tokens"] = decision.Plan.Buckets[i].Limit.StatusName();
+                }
+            }
+
+            if (binding.Count > 0)
+            {
+                entry["binding"] = binding;
             }
 
             entry["price"] = pricing.Describe(model);
@@ -96,6 +104,10 @@ internal static class LimitsEndpoint
         return new Dictionary<string, object?> { ["user"] = user, ["tier"] = tier, ["models"] = perModel, ["daily"] = daily };
     }
 
+    /// <summary>
+    /// One bucket: <c>limit</c> is what it holds (the burst, else the figure), <c>per_window</c> the configured figure
+    /// (what refills over the window), <c>used</c> = limit − remaining.
+    /// </summary>
     private static Dictionary<string, double> Describe(BucketSpec bucket, BucketReading reading)
     {
         var scale = bucket.Limit == LimitKind.DailyCost ? 1_000_000.0 : 1.0;
@@ -103,6 +115,7 @@ internal static class LimitsEndpoint
         return new Dictionary<string, double>(StringComparer.Ordinal)
         {
             ["limit"] = Math.Round(bucket.Capacity / scale, 9),
+            ["per_window"] = Math.Round(bucket.Figure() / scale, 9),
             ["used"] = Math.Round((bucket.Capacity - remaining) / scale, 9),
             ["remaining"] = Math.Round(remaining / scale, 9),
             ["reset_seconds"] = Math.Round(reading.ResetAfter.TotalSeconds, 3),

@@ -73,12 +73,17 @@ internal sealed class MemoryRateLimitStore : IRateLimitStore, IDisposable
             {
                 var bucket = buckets[i];
                 available[i] = Available(bucket, now, day);
-                if (rejected < 0 && available[i] < bucket.EffectiveCost)
+                if (available[i] < bucket.EffectiveCost)
                 {
-                    rejected = i;
-                    retryAfter = bucket.Daily
+                    // Every bucket must have room: the one that clears last binds, and its wait is the true retry time.
+                    var wait = bucket.Daily
                         ? untilMidnight
                         : TimeSpan.FromSeconds((bucket.EffectiveCost - available[i]) / bucket.RefillPerSecond);
+                    if (rejected < 0 || wait > retryAfter)
+                    {
+                        rejected = i;
+                        retryAfter = wait;
+                    }
                 }
             }
 

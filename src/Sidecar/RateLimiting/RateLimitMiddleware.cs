@@ -33,6 +33,7 @@ internal sealed class RateLimitMiddleware(
     SidecarMetrics metrics,
     ModelLabels models,
     UsageRecorder usage,
+    LimitQueue queue,
     TimeProvider time)
 {
     public async Task InvokeAsync(HttpContext context)
@@ -79,7 +80,22 @@ internal sealed class RateLimitMiddleware(
             }
         }
 
-        feature.LimitOutcome = rewritten is null ? decision.Outcome : "clamped";
+        var waited = false;
+        if (queue.Applies(decision))
+        {
+            var userId = feature.UserId;
+            var model = info.Model;
+            var after = await WaitForCapacityAsync(context, feature, decision,
+                ct => limiter.ReserveAsync(userId, feature.Tier, model, input, output, peek: false, ct));
+            if (after is null)
+            {
+                return; // the client left while waiting: nothing was reserved
+            }
+
+            (decision, waited) = (after, after.Allowed);
+        }
+
+        feature.LimitOutcome = rewritten is not null ? "clamped" : waited ? "waited" : decision.Outcome;
         if (!await AdmitAsync(context, feature, decision, info.Model))
         {
             return;
@@ -213,10 +229,43 @@ internal sealed class RateLimitMiddleware(
     private async Task RequestOnlyAsync(HttpContext context, SidecarRequestFeature feature)
     {
         var decision = await limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, context.RequestAborted);
-        feature.LimitOutcome = decision.Outcome;
+        var waited = false;
+        if (queue.Applies(decision))
+        {
+            var after = await WaitForCapacityAsync(context, feature, decision,
+                ct => limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, ct));
+            if (after is null)
+            {
+                return;
+            }
+
+            (decision, waited) = (after, after.Allowed);
+        }
+
+        feature.LimitOutcome = waited ? "waited" : decision.Outcome;
         if (await AdmitAsync(context, feature, decision, feature.Model))
         {
             await next(context);
+        }
+    }
+
+    /// <summary>
+    /// <c>Sidecar:RateLimits:Queue</c>: waits (FIFO per user and model) for the refusal to clear and reserves again. The
+    /// decision to answer with (admitted, or still refused: a full queue or a wait that ran out answers 429 as usual),
+    /// or null when the client left while waiting (499 in the request log; nothing was reserved, so nothing is charged).
+    /// </summary>
+    private async Task<LimitDecision?> WaitForCapacityAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision refused, Func<CancellationToken, ValueTask<LimitDecision>> retry)
+    {
+        try
+        {
+            var (decision, _) = await queue.WaitAsync(feature.UserId + "\n" + refused.Plan.Model, refused, retry, context.RequestAborted);
+            return decision;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            feature.LimitOutcome = "cancelled";
+            context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return null;
         }
     }
 
@@ -259,7 +308,7 @@ internal sealed class RateLimitMiddleware(
     private long? ClampedOutput(LimitDecision decision, long input, long output)
     {
         var options = live.Current.RateLimits;
-        if (!options.ClampMaxTokens || decision.RejectedBucket is not { Limit: LimitKind.Tokens or LimitKind.DailyTokens })
+        if (!options.ClampMaxTokens || decision.RejectedBucket is not { } rejected || !rejected.Limit.CountsTokens())
         {
             return null;
         }
@@ -269,7 +318,7 @@ internal sealed class RateLimitMiddleware(
         {
             var bucket = decision.Plan.Buckets[i];
             var available = decision.Result.Readings[i].Remaining;
-            if (bucket.Limit is LimitKind.Tokens or LimitKind.DailyTokens)
+            if (bucket.Limit.CountsTokens())
             {
                 room = Math.Min(room, available);
             }
@@ -296,8 +345,8 @@ internal sealed class RateLimitMiddleware(
         var seconds = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
         return bucket.Limit switch
         {
-            LimitKind.Requests => $"Rate limit reached for requests per minute on model {decision.Plan.Model} (limit {bucket.Capacity:0.##}). Retry after {seconds} s.",
-            LimitKind.Tokens => $"Rate limit reached for tokens per minute on model {decision.Plan.Model} (limit {bucket.Capacity:0.##}, this request reserves {bucket.Cost:0}). Retry after {seconds} s.",
+            LimitKind.Requests or LimitKind.HourlyRequests => $"Rate limit reached for requests per {bucket.Limit.Window()} on model {decision.Plan.Model} (limit {bucket.Figure():0.##}). Retry after {seconds} s.",
+            LimitKind.Tokens or LimitKind.HourlyTokens => $"Rate limit reached for tokens per {bucket.Limit.Window()} on model {decision.Plan.Model} (limit {bucket.Figure():0.##}, this request reserves {bucket.Cost:0}). Retry after {seconds} s.",
             LimitKind.DailyTokens => $"Daily token budget reached (limit {bucket.Capacity:0.##}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
             _ => $"Daily cost budget reached (limit ${bucket.Capacity / 1_000_000:0.######}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
         };

@@ -59,12 +59,9 @@ internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLi
         for (var i = 0; i < buckets.Length; i++)
         {
             var bucket = buckets[i];
-            var actual = bucket.Limit switch
-            {
-                LimitKind.Tokens or LimitKind.DailyTokens => actualTokens,
-                LimitKind.DailyCost => actualCostMicros,
-                _ => bucket.EffectiveCost,
-            };
+            var actual = bucket.Limit.CountsTokens() ? actualTokens    // every token window: minute, hour, day
+                : bucket.Limit == LimitKind.DailyCost ? actualCostMicros
+                : bucket.EffectiveCost;
             deltas[i] = actual - bucket.EffectiveCost;
             any |= deltas[i] != 0;
         }

@@ -17,6 +17,8 @@ internal static class RateLimitingServiceCollectionExtensions
         });
         services.AddSingleton<PricingCatalog>();
         services.AddSingleton<RecentModels>();
+        services.AddSingleton<LimitQueueMetrics>();
+        services.AddSingleton<LimitQueue>();
 
         var connectionString = configuration.GetConnectionString("Redis");
         if (string.IsNullOrWhiteSpace(connectionString))

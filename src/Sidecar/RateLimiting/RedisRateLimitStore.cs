@@ -13,7 +13,9 @@ namespace InferenceSidecar.RateLimiting;
 /// Redis round trip, and a lone request is never held back. A daily window is one hash per key holding the UTC day
 /// it counts (<c>d</c>) and what was used that day (<c>u</c>); a new day starts from zero. Every key a script touches
 /// is declared in KEYS, and all keys of a user share the <c>{user}</c> hash tag, so each script runs on one slot of a
-/// Redis Cluster. Token buckets expire once they would be full again (+60 s), daily windows an hour after midnight UTC.
+/// Redis Cluster. Per-minute and per-hour windows are token buckets of the same shape (only capacity and refill differ),
+/// so every window is checked in the same script; a token bucket expires once it would be full again (+60 s: about a
+/// minute after a minute window, an hour after an hour window refills), a daily window an hour after midnight UTC.
 /// </summary>
 internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout) : IRateLimitStore
 {
@@ -23,8 +25,8 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     private readonly ConcurrentQueue<PendingAdjustment> _pending = new();
     private int _flushing;
 
-    // ARGV: peek, n, then per bucket: daily(0/1), capacity, refill/s, cost. Returns: rejected index (1-based, 0 = none),
-    // retry-after seconds, then per bucket: remaining, seconds until full.
+    // ARGV: peek, n, then per bucket: daily(0/1), capacity, refill/s, cost. Returns: rejected index (1-based, 0 = none; of
+    // the refusing buckets the one that clears last), retry-after seconds (until every bucket has room), then per bucket: remaining, seconds until full.
     private const string ReserveScript = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -44,14 +46,14 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             local v = cap
             if s[1] then v = math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * rate) end
             avail[i] = v
-            if rejected == 0 and v < cost then rejected = i; wait = (cost - v) / rate end
+            if v < cost then local w = (cost - v) / rate; if rejected == 0 or w > wait then rejected = i; wait = w end end
           else
             keys[i] = KEYS[i]
             local s = redis.call('HMGET', keys[i], 'd', 'u')
             used[i] = 0
             if s[1] == tostring(day) then used[i] = tonumber(s[2]) end
             avail[i] = cap - used[i]
-            if rejected == 0 and avail[i] < cost then rejected = i; wait = midnight end
+            if avail[i] < cost and (rejected == 0 or midnight > wait) then rejected = i; wait = midnight end
           end
         end
         local out = { rejected, tostring(wait) }
