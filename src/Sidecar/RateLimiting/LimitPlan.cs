@@ -27,7 +27,7 @@ internal sealed class LimitPlan
 
     public BucketSpec[] Buckets { get; }
 
-    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1)
+    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1, double scale = 1)
     {
         var limits = options.RateLimits;
         var tierFigures = limits.Tiers.GetValueOrDefault(tier) ?? limits.Tiers.GetValueOrDefault("default");
@@ -40,10 +40,10 @@ internal sealed class LimitPlan
 
         var buckets = new List<BucketSpec>(4);
         var prefix = "rl:{" + user + "}:";
-        Add(buckets, prefix + modelKey + ":req", LimitKind.Requests, false, modelFigures?.RequestsPerMinute ?? tierFigures?.RequestsPerMinute, 1, divisor);
-        Add(buckets, prefix + modelKey + ":tok", LimitKind.Tokens, false, modelFigures?.TokensPerMinute ?? tierFigures?.TokensPerMinute, tokens, divisor);
-        Add(buckets, prefix + "day:tok", LimitKind.DailyTokens, true, tierFigures?.TokensPerDay, tokens, divisor);
-        Add(buckets, prefix + "day:cost", LimitKind.DailyCost, true, tierFigures?.CostPerDay * 1_000_000, cost, divisor);
+        Add(buckets, prefix + modelKey + ":req", LimitKind.Requests, false, modelFigures?.RequestsPerMinute ?? tierFigures?.RequestsPerMinute, 1, divisor, scale);
+        Add(buckets, prefix + modelKey + ":tok", LimitKind.Tokens, false, modelFigures?.TokensPerMinute ?? tierFigures?.TokensPerMinute, tokens, divisor, scale);
+        Add(buckets, prefix + "day:tok", LimitKind.DailyTokens, true, tierFigures?.TokensPerDay, tokens, divisor, scale);
+        Add(buckets, prefix + "day:cost", LimitKind.DailyCost, true, tierFigures?.CostPerDay * 1_000_000, cost, divisor, scale);
         return new LimitPlan(modelKey, tokens, cost, [.. buckets]);
     }
 
@@ -86,14 +86,14 @@ internal sealed class LimitPlan
         return "h-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model)))[..16];
     }
 
-    private static void Add(List<BucketSpec> buckets, string key, LimitKind kind, bool daily, double? capacity, double cost, int divisor)
+    private static void Add(List<BucketSpec> buckets, string key, LimitKind kind, bool daily, double? capacity, double cost, int divisor, double scale)
     {
         if (capacity is not > 0)
         {
             return;
         }
 
-        var share = capacity.Value / divisor;
+        var share = capacity.Value / divisor * scale; // scale: the user's factor, e.g. threat scaling (IUserLimitScale)
         buckets.Add(new BucketSpec(key, kind, daily, share, daily ? 0 : share / 60.0, cost));
     }
 }

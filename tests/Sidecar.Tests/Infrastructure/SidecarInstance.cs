@@ -39,7 +39,8 @@ internal sealed class SidecarInstance : IAsyncDisposable
     public static async Task<SidecarInstance> StartAsync(
         IDictionary<string, string?> settings,
         string environment = "Production",
-        string? jsonFile = null)
+        string? jsonFile = null,
+        Action<IServiceCollection>? services = null)
     {
         var logs = new LogCapture();
         var merged = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
@@ -63,6 +64,7 @@ internal sealed class SidecarInstance : IAsyncDisposable
                 }
 
                 builder.Configuration.AddInMemoryCollection(merged);
+                services?.Invoke(builder.Services); // e.g. a FakeTimeProvider, registered before the sidecar's TryAdd
             },
             logging => logging.WriteTo.Sink(logs));
         try
