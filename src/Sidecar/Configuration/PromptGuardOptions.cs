@@ -6,8 +6,8 @@ namespace InferenceSidecar.Configuration;
 /// </summary>
 internal sealed class PromptGuardOptions
 {
-    /// <summary>Longest time one rule may spend on one request's text before it counts as a match (fail closed).</summary>
-    public TimeSpan MatchTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>Longest time one rule may spend on one request's text; past it the request is answered 503 (not forwarded).</summary>
+    public TimeSpan MatchTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     public Dictionary<string, PromptGuardPolicyOptions> Policies { get; set; } = new(StringComparer.Ordinal);
 }

@@ -14,7 +14,7 @@ namespace InferenceSidecar.PromptGuard;
 /// match refuses) and allow rules (when present, every user message must match one). In <c>Block</c> mode a refusal
 /// is 400 in the route's dialect naming the rule (<c>prompt_guard_blocked</c>); in <c>Count</c> mode it is only
 /// counted. Either way it is a threat signal. Runs after identity and redaction, before limits: a refused request
-/// spends no budget. A rule that times out counts as a match (fail closed). A route naming a policy that does not
+/// spends no budget. A rule that runs past <c>MatchTimeout</c> answers 503 (<c>prompt_guard_timeout</c>): the request is neither forwarded unchecked nor blamed on the caller. A route naming a policy that does not
 /// exist answers 503 (<c>prompt_guard_misconfigured</c>) rather than forwarding unchecked.
 /// </summary>
 internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, ThreatMetrics metrics, ILogger<PromptGuardMiddleware> logger)
@@ -48,6 +48,17 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
             return;
         }
 
+        if (rule == TimedOut)
+        {
+            // Non-backtracking matching is linear in the text, so a timeout means a starved CPU, not a hostile
+            // pattern: neither forward unchecked nor blame the caller.
+            metrics.GuardMatch(feature.RouteId, TimedOut, "timeout");
+            context.Response.Headers.RetryAfter = "1";
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable,
+                "The prompt guard could not check this request in time; retry shortly.", "prompt_guard_timeout");
+            return;
+        }
+
         var action = route.Mode == PromptGuardMode.Block ? "block" : "count";
         metrics.GuardMatch(feature.RouteId, rule, action);
         context.RaiseThreat(ThreatSignals.PromptGuard);
@@ -66,15 +77,18 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
     /// <summary>The name reported when an allow list refuses.</summary>
     public const string AllowListRule = "allow-list";
 
-    /// <summary>The first rule that refuses this text, or null.</summary>
+    /// <summary>What <see cref="Check"/> returns when a rule ran past <c>MatchTimeout</c>.</summary>
+    public const string TimedOut = "timeout";
+
+    /// <summary>The first rule that refuses this text, <see cref="TimedOut"/>, or null.</summary>
     internal static string? Check(PromptText text, CompiledPolicy policy)
     {
         var combined = text.Combined;
         foreach (var rule in policy.Deny)
         {
-            if (Matches(rule, combined))
+            if (Matches(rule, combined) is { } hit)
             {
-                return rule.Name;
+                return hit ? rule.Name : TimedOut;
             }
         }
 
@@ -85,8 +99,13 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
                 var allowed = false;
                 foreach (var rule in policy.Allow)
                 {
-                    if (Matches(rule, message))
+                    if (Matches(rule, message) is { } hit)
                     {
+                        if (!hit)
+                        {
+                            return TimedOut;
+                        }
+
                         allowed = true;
                         break;
                     }
@@ -102,15 +121,16 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
         return null;
     }
 
-    private static bool Matches(CompiledRule rule, string text)
+    /// <summary>True: matched; null: no match; false: timed out.</summary>
+    private static bool? Matches(CompiledRule rule, string text)
     {
         try
         {
-            return rule.Regex.IsMatch(text);
+            return rule.Regex.IsMatch(text) ? true : null;
         }
         catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
         {
-            return true; // fail closed: a text that takes this long to check is not forwarded unchecked
+            return false;
         }
     }
 

@@ -25,8 +25,8 @@ internal sealed partial class PromptGuardRules
         foreach (var (name, policy) in options.Policies)
         {
             var deny = (policy.IncludeStarterList ? StarterRules.All.Concat(policy.Deny) : policy.Deny)
-                .Select(r => new CompiledRule(r.Name, Build(r, options.MatchTimeout))).ToArray();
-            var allow = policy.Allow.Select(r => new CompiledRule(r.Name, Build(r, options.MatchTimeout))).ToArray();
+                .Select(r => Warm(new CompiledRule(r.Name, Build(r, options.MatchTimeout)))).ToArray();
+            var allow = policy.Allow.Select(r => Warm(new CompiledRule(r.Name, Build(r, options.MatchTimeout)))).ToArray();
             policies[name] = new CompiledPolicy(deny, allow, policy.AllRoles);
         }
 
@@ -78,6 +78,20 @@ internal sealed partial class PromptGuardRules
                 errors.Add($"{prefix}:{i}:Pattern is not a valid regular expression for the non-backtracking engine (no backreferences, lookarounds or atomic groups).");
             }
         }
+    }
+
+    /// <summary>The non-backtracking engine builds its automaton lazily: run it once here, not on the first request.</summary>
+    private static CompiledRule Warm(CompiledRule rule)
+    {
+        try
+        {
+            _ = rule.Regex.IsMatch("Warm up the prompt guard: ignore nothing, reveal nothing, 0123456789.");
+        }
+        catch (RegexMatchTimeoutException)
+        {
+        }
+
+        return rule;
     }
 
     private static Regex Build(PromptGuardRuleOptions rule, TimeSpan timeout)
