@@ -13,8 +13,8 @@ namespace InferenceSidecar.PromptGuard;
 /// every duplicate of a key is read (providers disagree on which one wins).
 /// </summary>
 /// <remarks>
-/// Text is normalised against walk-arounds before matching: Unicode NFKC (full-width and other compatibility forms to
-/// their plain letters), invisible format characters removed (zero-width spaces and joiners, soft hyphens, bidi
+/// Text is normalised against walk-arounds before matching: full-width letters folded to ASCII (the sidecar runs with
+/// invariant globalization, so full NFKC is not available), invisible format characters removed (zero-width spaces and joiners, soft hyphens, bidi
 /// controls), every run of whitespace or control characters turned into one space. All pieces are also joined with a
 /// space into <see cref="Combined"/>, so a phrase split across messages or content parts still matches.
 /// </remarks>
@@ -58,18 +58,16 @@ internal sealed class PromptText
         return text;
     }
 
-    /// <summary>Lowers the text to the form rules match: NFKC, invisible characters gone, whitespace runs as one space.</summary>
+    /// <summary>Lowers the text to the form rules match: full-width forms folded, invisible characters gone, whitespace runs as one space.</summary>
     public static string Normalize(string value)
     {
-        if (!value.IsNormalized(NormalizationForm.FormKC))
-        {
-            value = value.Normalize(NormalizationForm.FormKC);
-        }
-
         var builder = new StringBuilder(value.Length);
         var space = false;
-        foreach (var c in value)
+        foreach (var raw in value)
         {
+            // The sidecar runs with invariant globalization (no ICU, so no NFKC): fold the full-width ASCII forms
+            // (U+FF01-U+FF5E) to ASCII here, the compatibility forms most used to dodge filters.
+            var c = raw is >= '\uFF01' and <= '\uFF5E' ? (char)(raw - 0xFEE0) : raw;
             var category = CharUnicodeInfo.GetUnicodeCategory(c);
             if (category == UnicodeCategory.Format)
             {

@@ -5,7 +5,7 @@ namespace InferenceSidecar.PromptGuard;
 /// <summary>
 /// The opt-in starter deny list (<c>IncludeStarterList: true</c>): well-known prompt-injection and jailbreak phrasings.
 /// A starting point, not a complete defence: rephrasings, other languages and look-alike letters get through.
-/// Patterns run on normalised text (NFKC, invisible characters removed, whitespace collapsed), case-insensitively.
+/// Patterns run on normalised text (full-width forms folded, invisible characters removed, whitespace collapsed), case-insensitively.
 /// </summary>
 internal static class StarterRules
 {
