@@ -19,7 +19,8 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
         if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error)
             || !Resilience.RouteResiliencePolicy.TryParse(context.Route.Metadata, out _, out error)
             || !Redaction.RouteRedactionPolicy.TryParse(context.Route.Metadata, out _, out error)
-            || !RouteEndpointPolicy.TryParse(context.Route.Metadata, out _, out error))
+            || !RouteEndpointPolicy.TryParse(context.Route.Metadata, out _, out error)
+            || !PromptGuard.RoutePromptGuardPolicy.TryParse(context.Route.Metadata, out _, out error))
         {
             context.Errors.Add(new ArgumentException($"ReverseProxy:Routes:{context.Route.RouteId}:{error}"));
         }

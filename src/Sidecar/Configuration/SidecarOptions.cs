@@ -27,6 +27,12 @@ internal sealed class SidecarOptions
 
     public RedactionOptions Redaction { get; set; } = new();
 
+    /// <summary>Threat-aware scaling of a user's limits (off by default). See docs/threat.md.</summary>
+    public ThreatOptions Threat { get; set; } = new();
+
+    /// <summary>Prompt-guard policies that routes name in their metadata. See docs/threat.md.</summary>
+    public PromptGuardOptions PromptGuard { get; set; } = new();
+
     public AdminOptions Admin { get; set; } = new();
 
     public UsageOptions Usage { get; set; } = new();

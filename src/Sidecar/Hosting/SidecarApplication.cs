@@ -11,6 +11,7 @@ using InferenceSidecar.Metrics;
 using InferenceSidecar.Proxy;
 using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Security;
+using InferenceSidecar.Threat;
 using InferenceSidecar.Tracing;
 using Microsoft.Extensions.Configuration.Json;
 using Serilog;
@@ -43,6 +44,7 @@ internal static class SidecarApplication
         builder.Services.AddSidecarConfiguration(builder.Configuration);
         builder.Services.AddSidecarIdentity();
         builder.Services.AddSidecarRateLimiting(builder.Configuration);
+        builder.Services.AddSidecarThreat(builder.Configuration);
         builder.Services.AddSidecarMetrics();
         builder.Services.AddSidecarTracing(builder.Configuration);
         builder.Services.AddSidecarAnalytics(builder.Configuration);
@@ -64,6 +66,7 @@ internal static class SidecarApplication
         app.MapSidecarLimits();
         app.MapSidecarMetrics();
         app.MapSidecarAdmin();
+        app.MapSidecarThreat();
         app.MapSidecarProxy();
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;

@@ -35,11 +35,13 @@ internal static class ProxyServiceCollectionExtensions
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<ForwarderErrorMiddleware>();
+            proxy.UseMiddleware<Threat.ThreatMiddleware>();
             proxy.UseMiddleware<ProxyRequestMiddleware>();
             proxy.UseMiddleware<Tracing.GenAiTracingMiddleware>();
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();
+            proxy.UseMiddleware<PromptGuard.PromptGuardMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseMiddleware<ResponseBodyCompletionMiddleware>();

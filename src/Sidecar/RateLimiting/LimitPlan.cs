@@ -41,7 +41,7 @@ internal sealed class LimitPlan
 
     public BucketSpec[] Buckets { get; }
 
-    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1)
+    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1, double scale = 1)
     {
         var limits = options.RateLimits;
         var tierFigures = limits.Tiers.GetValueOrDefault(tier) ?? limits.Tiers.GetValueOrDefault("default");
@@ -61,12 +61,12 @@ internal sealed class LimitPlan
             if (figures is not null)
             {
                 Bucket(buckets, prefix + modelKey + window.Suffix, window.Kind, window.Seconds, window.Figure(figures), window.Burst(figures),
-                    window.Kind.CountsRequests() ? 1 : tokens, divisor);
+                    window.Kind.CountsRequests() ? 1 : tokens, divisor, scale);
             }
         }
 
-        Bucket(buckets, prefix + "day:tok", LimitKind.DailyTokens, 0, tierFigures?.TokensPerDay, null, tokens, divisor);
-        Bucket(buckets, prefix + "day:cost", LimitKind.DailyCost, 0, tierFigures?.CostPerDay * 1_000_000, null, cost, divisor);
+        Bucket(buckets, prefix + "day:tok", LimitKind.DailyTokens, 0, tierFigures?.TokensPerDay, null, tokens, divisor, scale);
+        Bucket(buckets, prefix + "day:cost", LimitKind.DailyCost, 0, tierFigures?.CostPerDay * 1_000_000, null, cost, divisor, scale);
         return new LimitPlan(modelKey, tokens, cost, [.. buckets]);
     }
 
@@ -113,9 +113,10 @@ internal sealed class LimitPlan
     /// Adds the bucket for one figure, if it limits anything. A refilling window (<paramref name="windowSeconds"/> &gt; 0)
     /// holds <paramref name="burst"/> (unset or 0: the figure) and refills at figure ÷ window; a daily window
     /// (<paramref name="windowSeconds"/> 0) holds the figure per UTC day. The local fallback shares both by
-    /// <paramref name="divisor"/> (the expected replicas).
+    /// <paramref name="divisor"/> (the expected replicas); <paramref name="scale"/> is the user's factor (threat scaling,
+    /// <c>IUserLimitScale</c>), applied to capacity and refill alike.
     /// </summary>
-    private static void Bucket(List<BucketSpec> buckets, string key, LimitKind kind, int windowSeconds, double? figure, double? burst, double cost, int divisor)
+    private static void Bucket(List<BucketSpec> buckets, string key, LimitKind kind, int windowSeconds, double? figure, double? burst, double cost, int divisor, double scale)
     {
         if (figure is not > 0)
         {
@@ -123,8 +124,8 @@ internal sealed class LimitPlan
         }
 
         var daily = windowSeconds == 0;
-        var capacity = (daily || burst is not > 0 ? figure.Value : burst.Value) / divisor;
-        var refill = daily ? 0 : figure.Value / windowSeconds / divisor;
+        var capacity = (daily || burst is not > 0 ? figure.Value : burst.Value) / divisor * scale;
+        var refill = daily ? 0 : figure.Value / windowSeconds / divisor * scale;
         buckets.Add(new BucketSpec(key, kind, daily, capacity, refill, cost));
     }
 

@@ -101,7 +101,9 @@ internal static class LimitsEndpoint
             perModel[model] = entry;
         }
 
-        return new Dictionary<string, object?> { ["user"] = user, ["tier"] = tier, ["models"] = perModel, ["daily"] = daily };
+        var status = new Dictionary<string, object?> { ["user"] = user, ["tier"] = tier, ["models"] = perModel, ["daily"] = daily };
+        await Threat.ThreatEndpoints.AddStatusAsync(context, user, status);
+        return status;
     }
 
     /// <summary>

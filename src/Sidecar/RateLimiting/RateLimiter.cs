@@ -10,14 +10,15 @@ namespace InferenceSidecar.RateLimiting;
 /// <c>ExpectedReplicas</c> and <c>Closed</c> refuses; either way the next request tries Redis again, so shared limits
 /// return as soon as the connection does.
 /// </summary>
-internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLimitStore memory, SidecarMetrics metrics, RedisRateLimitStore? redis = null)
+internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLimitStore memory, SidecarMetrics metrics, RedisRateLimitStore? redis = null, IUserLimitScale? scale = null)
 {
     private static readonly ReservationResult Unlimited = new(-1, TimeSpan.Zero, []);
 
     public async ValueTask<LimitDecision> ReserveAsync(string user, string tier, string? model, long inputTokens, long outputTokens, bool peek, CancellationToken cancellationToken)
     {
         var options = live.Current;
-        var plan = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens);
+        var factor = scale is null ? 1.0 : await scale.ForAsync(user, cancellationToken);
+        var plan = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, scale: factor);
         if (plan.Buckets.Length == 0)
         {
             return new LimitDecision(plan, Unlimited, memory);
@@ -40,7 +41,7 @@ internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLi
             }
 
             metrics.LimiterFallback();
-            var local = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, options.RateLimits.ExpectedReplicas);
+            var local = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, options.RateLimits.ExpectedReplicas, factor);
             return new LimitDecision(local, memory.Reserve(local.Buckets, peek), memory, Fallback: true);
         }
     }

@@ -24,7 +24,7 @@ internal static class RateLimitingServiceCollectionExtensions
         if (string.IsNullOrWhiteSpace(connectionString))
         {
             services.AddSingleton(sp => new RateLimiter(
-                sp.GetRequiredService<LiveOptions<SidecarOptions>>(), sp.GetRequiredService<MemoryRateLimitStore>(), sp.GetRequiredService<SidecarMetrics>()));
+                sp.GetRequiredService<LiveOptions<SidecarOptions>>(), sp.GetRequiredService<MemoryRateLimitStore>(), sp.GetRequiredService<SidecarMetrics>(), scale: sp.GetService<IUserLimitScale>()));
             return services;
         }
 
@@ -38,7 +38,8 @@ internal static class RateLimitingServiceCollectionExtensions
             sp.GetRequiredService<LiveOptions<SidecarOptions>>(),
             sp.GetRequiredService<MemoryRateLimitStore>(),
             sp.GetRequiredService<SidecarMetrics>(),
-            sp.GetRequiredService<RedisRateLimitStore>()));
+            sp.GetRequiredService<RedisRateLimitStore>(),
+            sp.GetService<IUserLimitScale>()));
         services.AddHostedService<RedisWarmUpService>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthEndpoints.ReadyTag]);
         return services;

@@ -1,6 +1,7 @@
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Metrics;
 using InferenceSidecar.Proxy;
+using InferenceSidecar.Threat;
 using InferenceSidecar.Transforms;
 using InferenceSidecar.Transforms.Errors;
 using InferenceSidecar.Transforms.Redaction;
@@ -38,6 +39,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
         var redacted = parsed is not null ? JsonRedactor.Redact(parsed.Body.Span, redactor, findings) : RedactUpload(upload!.Body.Span, redactor, findings);
         if (redacted is not null)
         {
+            context.RaiseThreat(ThreatSignals.Secret);
             var action = mode == RedactionMode.Block ? "block" : "redact";
             foreach (var finding in findings)
             {

@@ -40,7 +40,8 @@ internal sealed class SidecarInstance : IAsyncDisposable
         IDictionary<string, string?> settings,
         string environment = "Production",
         string? jsonFile = null,
-        Action<WebApplicationBuilder>? configure = null)
+        Action<WebApplicationBuilder>? configure = null,
+        Action<IServiceCollection>? services = null)
     {
         var logs = new LogCapture();
         var merged = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
@@ -65,6 +66,7 @@ internal sealed class SidecarInstance : IAsyncDisposable
                 }
 
                 builder.Configuration.AddInMemoryCollection(merged);
+                services?.Invoke(builder.Services); // e.g. a FakeTimeProvider, registered before the sidecar's TryAdd
             },
             logging => logging.WriteTo.Sink(logs));
         try
