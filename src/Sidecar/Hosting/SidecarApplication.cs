@@ -31,6 +31,7 @@ internal static class SidecarApplication
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         AddConfigFile(builder.Configuration);
+        ModelPolicy.ModelPolicyEnvironment.AddMaxTokensVariable(builder.Configuration, Environment.GetEnvironmentVariable(ModelPolicy.ModelPolicyOptions.MaxTokensVariable));
         configure?.Invoke(builder);
         builder.AddSidecarLogging(logging);
         builder.AddSidecarListeners();

@@ -40,6 +40,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();
+            proxy.UseMiddleware<ModelPolicy.ModelPolicyMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseMiddleware<Resilience.ResilienceMiddleware>();
