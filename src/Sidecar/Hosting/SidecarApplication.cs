@@ -48,6 +48,7 @@ internal static class SidecarApplication
         builder.Services.AddSidecarCors(builder.Configuration);
 
         var app = builder.Build();
+        app.UseSidecarForwardedHeaders(app.Configuration);
         app.UseMiddleware<RequestLogMiddleware>();
         app.UseMiddleware<UnhandledExceptionMiddleware>();
         app.UseMiddleware<NoSniffMiddleware>();
