@@ -11,7 +11,7 @@ namespace InferenceSidecar.Transforms.Tests;
 public sealed class SidecarTransformProviderTests
 {
     private static SidecarTransformProvider Create() =>
-        new(new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance), Options.Create(new HeaderHygieneOptions()));
+        new(new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance), Options.Create(new HeaderHygieneOptions()), new Destinations.DestinationQuota(new FakeTimeProvider()));
 
     private static TransformClusterValidationContext Validate(Dictionary<string, string> metadata)
     {
