@@ -106,6 +106,6 @@ public sealed class SidecarTransformProviderTests
         var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[2]);
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
-        Assert.Equal(5, context.ResponseTransforms.Count);
+        Assert.Equal(6, context.ResponseTransforms.Count); // incl. the destination quota observer
     }
 }
