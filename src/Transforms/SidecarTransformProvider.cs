@@ -12,7 +12,7 @@ namespace InferenceSidecar.Transforms;
 /// Cluster metadata is validated here, so a bad <c>Provider</c> or <c>ApiKey</c> rejects the config (at start, or
 /// on reload while the last good config keeps serving) with an error naming the cluster and the key.
 /// </summary>
-internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<HeaderHygieneOptions> hygiene) : ITransformProvider
+internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<HeaderHygieneOptions> hygiene, Destinations.DestinationQuota quota) : ITransformProvider
 {
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -59,6 +59,15 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
             context.Errors.Add(new ArgumentException($"ReverseProxy:Clusters:{cluster.ClusterId}:{endpointError}"));
         }
 
+        foreach (var (destinationId, destination) in cluster.Destinations ?? new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig>())
+        {
+            if (DestinationKeys.OwnReference(destination.Metadata) is { } own && !SecretReference.TryParse(own, out _, out var destinationError))
+            {
+                context.Errors.Add(new ArgumentException(
+                    $"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{destinationId}:Metadata:{ClusterMetadata.ApiKey} {destinationError}."));
+            }
+        }
+
         var reference = ClusterMetadata.GetApiKeyReference(metadata);
         if (!SecretReference.TryParse(reference, out _, out var error))
         {
@@ -86,6 +95,7 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
 
         context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader, provider, extra, xForwarded));
         context.RequestTransforms.Add(Resilience.ResilienceRequestTransform.Instance);
+        context.ResponseTransforms.Add(new Destinations.DestinationQuotaTransform(quota));
         context.ResponseTransforms.Add(Resilience.RetryableResponseTransform.Instance);
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
         context.ResponseTransforms.Add(new Errors.ErrorBodyScrubTransform(secrets));

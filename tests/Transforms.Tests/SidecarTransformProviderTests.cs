@@ -11,7 +11,7 @@ namespace InferenceSidecar.Transforms.Tests;
 public sealed class SidecarTransformProviderTests
 {
     private static SidecarTransformProvider Create() =>
-        new(new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance), Options.Create(new HeaderHygieneOptions()));
+        new(new SecretResolver(new FakeTimeProvider(), NullLogger<SecretResolver>.Instance), Options.Create(new HeaderHygieneOptions()), new Destinations.DestinationQuota(new FakeTimeProvider()));
 
     private static TransformClusterValidationContext Validate(Dictionary<string, string> metadata)
     {
@@ -106,6 +106,6 @@ public sealed class SidecarTransformProviderTests
         var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[2]);
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
-        Assert.Equal(5, context.ResponseTransforms.Count);
+        Assert.Equal(6, context.ResponseTransforms.Count); // incl. the destination quota observer
     }
 }

@@ -15,4 +15,11 @@ internal sealed class IdentityOptions
 
     [RegularExpression("^[A-Za-z0-9._@:-]{1,128}$", ErrorMessage = "Sidecar:Identity:AnonymousUser must be 1-128 of A-Z a-z 0-9 . _ @ : -.")]
     public string AnonymousUser { get; set; } = "anonymous";
+
+    /// <summary>What anonymous callers are limited as: <c>Shared</c> (one user, default), <c>ClientIp</c> or <c>Session</c>.</summary>
+    public Identity.AnonymousPartitionMode AnonymousPartition { get; set; } = Identity.AnonymousPartitionMode.Shared;
+
+    /// <summary>With <c>AnonymousPartition: Session</c>: the header carrying the session id.</summary>
+    [RegularExpression("^[A-Za-z0-9-]{1,64}$", ErrorMessage = "Sidecar:Identity:SessionHeader must be a header name (letters, digits, '-').")]
+    public string SessionHeader { get; set; } = "X-Session-Id";
 }

@@ -40,6 +40,9 @@ internal sealed class SidecarOptions
     /// <summary>Prices over the built-in catalogue, and the policy for unpriced models.</summary>
     public PricingOptions Pricing { get; set; } = new();
 
+    /// <summary>Allowed models, aliases and output caps, globally, per route and per tier (docs/policy.md).</summary>
+    public ModelPolicy.ModelPolicyOptions ModelPolicy { get; set; } = new();
+
     /// <summary>Largest request body accepted, in bytes; larger bodies get 413 in the route's dialect.</summary>
     [Range(1024, 1L << 31, ErrorMessage = "Sidecar:MaxRequestBodyBytes must be between 1024 and 2147483648.")]
     public long MaxRequestBodyBytes { get; set; } = 10 * 1024 * 1024;

@@ -102,6 +102,8 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
             }
         }
 
+        errors.AddRange(options.ModelPolicy.Validate());
+
         if (options.Demo.Enabled && environment.IsProduction())
         {
             errors.Add("Sidecar:Demo:Enabled must not be true in Production (the demo upstream is for first runs only).");

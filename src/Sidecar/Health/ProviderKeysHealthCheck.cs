@@ -6,7 +6,7 @@ using Yarp.ReverseProxy;
 namespace InferenceSidecar.Health;
 
 /// <summary>
-/// Every cluster's provider key resolves. A missing key is Degraded, not Unhealthy: the pod stays ready (its other
+/// Every cluster's provider key resolves (each destination's own key where it has one). A missing key is Degraded, not Unhealthy: the pod stays ready (its other
 /// routes work, and the affected route answers 503 in dialect) while the description names the clusters — never a key.
 /// </summary>
 internal sealed class ProviderKeysHealthCheck(IProxyStateLookup proxy, SecretResolver secrets) : IHealthCheck
@@ -14,7 +14,8 @@ internal sealed class ProviderKeysHealthCheck(IProxyStateLookup proxy, SecretRes
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var missing = proxy.GetClusters()
-            .Where(c => !secrets.TryResolve(ClusterMetadata.GetApiKeyReference(c.Model.Config.Metadata), out _))
+            .Where(c => c.Destinations.Values.Any(d => !secrets.TryResolve(DestinationKeys.For(d, c.Model.Config.Metadata), out _))
+                || (c.Destinations.IsEmpty && !secrets.TryResolve(ClusterMetadata.GetApiKeyReference(c.Model.Config.Metadata), out _)))
             .Select(c => c.ClusterId)
             .Order(StringComparer.Ordinal)
             .ToArray();

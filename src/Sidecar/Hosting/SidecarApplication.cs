@@ -37,6 +37,7 @@ internal static class SidecarApplication
         }
 
         AddConfigFile(builder.Configuration);
+        ModelPolicy.ModelPolicyEnvironment.AddMaxTokensVariable(builder.Configuration, Environment.GetEnvironmentVariable(ModelPolicy.ModelPolicyOptions.MaxTokensVariable));
         configure?.Invoke(builder);
         builder.AddSidecarLogging(logging);
         builder.AddSidecarListeners();
@@ -54,6 +55,7 @@ internal static class SidecarApplication
         builder.Services.AddSidecarCors(builder.Configuration);
 
         var app = builder.Build();
+        app.UseSidecarForwardedHeaders(app.Configuration);
         app.UseMiddleware<RequestLogMiddleware>();
         app.UseMiddleware<UnhandledExceptionMiddleware>();
         app.UseMiddleware<NoSniffMiddleware>();

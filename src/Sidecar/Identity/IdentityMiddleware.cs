@@ -11,7 +11,7 @@ internal sealed class IdentityMiddleware(RequestDelegate next, LiveOptions<Sidec
     {
         var options = live.Current;
         var feature = context.Features.Get<SidecarRequestFeature>()!;
-        var identity = resolver.Resolve(context.Request.Headers, options);
+        var identity = resolver.Resolve(context.Request.Headers, options, context.Connection.RemoteIpAddress);
         if (!identity.Succeeded)
         {
             return ProviderErrors.WriteAsync(context, feature.Provider, identity.Status, identity.Message, identity.Code);

@@ -9,7 +9,7 @@ namespace InferenceSidecar.Identity;
 /// </summary>
 internal sealed class IdentityResolver(ClientKeyAuthenticator authenticator)
 {
-    public IdentityResult Resolve(IHeaderDictionary headers, SidecarOptions options)
+    public IdentityResult Resolve(IHeaderDictionary headers, SidecarOptions options, System.Net.IPAddress? remote = null)
     {
         string user;
         string? tier = null;
@@ -40,7 +40,13 @@ internal sealed class IdentityResolver(ClientKeyAuthenticator authenticator)
                     return IdentityResult.Fail(401, $"Missing identity: send the '{options.Identity.UserHeader}' header.", "missing_identity");
                 }
 
-                header = options.Identity.AnonymousUser;
+                // Anonymous: the tier is the one configured for AnonymousUser, whatever the partition.
+                return new IdentityResult(
+                    AnonymousPartition.UserFor(options.Identity, headers, remote),
+                    options.Users.TryGetValue(options.Identity.AnonymousUser, out var anonymous) ? anonymous.Tier : "default",
+                    0,
+                    string.Empty,
+                    string.Empty);
             }
             else if (!SidecarOptionsValidator.UserIdPattern().IsMatch(header))
             {

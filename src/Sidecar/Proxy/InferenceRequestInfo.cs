@@ -25,4 +25,10 @@ internal readonly record struct InferenceRequestInfo(
     /// the provider's real usage corrects it after the response.
     /// </summary>
     public long EstimatedInputTokens => Math.Max(1, (PromptBytes + 3) / 4);
+
+    /// <summary>Where the <c>model</c> string token sits in the parsed body (quotes included); Start -1 when absent.</summary>
+    public (int Start, int Length) ModelToken { get; init; } = (-1, 0);
+
+    /// <summary>Where the output-cap number (or null) sits in the parsed body; Start -1 when absent.</summary>
+    public (int Start, int Length) MaxOutputToken { get; init; } = (-1, 0);
 }

@@ -40,6 +40,8 @@ internal static class InferenceRequestParser
         // MaxDepth here is one less than the other readers' so that anything accepted here is accepted by all of them.
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = MaxDepth - 1 });
         string? model = null;
+        var modelAt = (Start: -1, Length: 0);
+        var maxOutputAt = (Start: -1, Length: 0);
         var stream = false;
         int? maxOutput = null;
         string? maxOutputField = null;
@@ -114,6 +116,7 @@ internal static class InferenceRequestParser
                             }
 
                             model = reader.GetString();
+                            modelAt = ((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2); // the raw token, quotes included
                             break;
                         case Field.Stream:
                             if (token is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
@@ -134,6 +137,7 @@ internal static class InferenceRequestParser
                             }
 
                             maxOutput = max ?? maxOutput;
+                            maxOutputAt = ((int)reader.TokenStartIndex, reader.ValueSpan.Length);
                             break;
                         case Field.Choices:
                             if (!TryReadCount(ref reader, token, 128, out var n))
@@ -227,7 +231,11 @@ internal static class InferenceRequestParser
             return false;
         }
 
-        info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage, maxOutputField, choices);
+        info = new InferenceRequestInfo(model, stream, maxOutput, promptBytes, hasStreamOptions, includeUsage, maxOutputField, choices)
+        {
+            ModelToken = modelAt,
+            MaxOutputToken = maxOutputAt,
+        };
         return true;
     }
 

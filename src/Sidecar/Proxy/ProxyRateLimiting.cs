@@ -34,9 +34,11 @@ internal static class ProxyRateLimiting
                 options.GlobalLimiter = global;
                 options.OnRejected = OnRejectedAsync;
                 var userHeader = configuration["Sidecar:Identity:UserHeader"] ?? "X-User-Id";
+                var sessionHeader = configuration["Sidecar:Identity:SessionHeader"] ?? "X-Session-Id";
                 foreach (var (name, policy) in policies.Value)
                 {
-                    options.AddPolicy(name, context => Partition(policy, PartitionKey(context, policy.PartitionBy, userHeader)));
+                    var header = policy.PartitionBy == RateLimiterPartition.Session ? sessionHeader : userHeader;
+                    options.AddPolicy(name, context => Partition(policy, PartitionKey(context, policy.PartitionBy, header)));
                 }
             });
         return services;
@@ -63,19 +65,25 @@ internal static class ProxyRateLimiting
         _ => RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions { PermitLimit = policy.PermitLimit, QueueLimit = policy.QueueLimit }),
     };
 
-    private static string PartitionKey(HttpContext context, RateLimiterPartition partitionBy, string userHeader)
+    private static string PartitionKey(HttpContext context, RateLimiterPartition partitionBy, string header)
     {
         if (partitionBy == RateLimiterPartition.Global)
         {
             return string.Empty;
         }
 
-        if (partitionBy == RateLimiterPartition.UserHeader && context.Request.Headers[userHeader] is [{ Length: > 0 and <= 128 } user])
+        if (partitionBy == RateLimiterPartition.UserHeader && context.Request.Headers[header] is [{ Length: > 0 and <= 128 } user])
         {
             return "user:" + user;
         }
 
-        return "ip:" + context.Connection.RemoteIpAddress?.ToString();
+        if (partitionBy == RateLimiterPartition.Session && context.Request.Headers[header] is [{ Length: > 0 and <= 64 } session])
+        {
+            return "session:" + session;
+        }
+
+        // After Sidecar:ForwardedHeaders (trusted proxies only); IPv6 by /64.
+        return "ip:" + Identity.AnonymousPartition.Key(context.Connection.RemoteIpAddress);
     }
 
     private static async ValueTask OnRejectedAsync(OnRejectedContext rejected, CancellationToken cancellationToken)

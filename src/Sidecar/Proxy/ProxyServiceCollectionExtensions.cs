@@ -42,9 +42,11 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();
             proxy.UseMiddleware<PromptGuard.PromptGuardMiddleware>();
+            proxy.UseMiddleware<ModelPolicy.ModelPolicyMiddleware>();
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseMiddleware<ResponseBodyCompletionMiddleware>();
+            proxy.UseMiddleware<Destinations.DestinationCooldownMiddleware>();
             proxy.UseMiddleware<Resilience.ResilienceMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
@@ -58,6 +60,13 @@ internal static class ProxyServiceCollectionExtensions
             foreach (var cluster in app.Services.GetRequiredService<IProxyStateLookup>().GetClusters())
             {
                 secrets.TryResolve(ClusterMetadata.GetApiKeyReference(cluster.Model.Config.Metadata), out _);
+                foreach (var destination in cluster.Destinations.Values)
+                {
+                    if (DestinationKeys.OwnReference(destination) is { } own)
+                    {
+                        secrets.TryResolve(own, out _);
+                    }
+                }
             }
         });
         return app;

@@ -12,7 +12,7 @@ internal enum RateLimiterKind
 /// <summary>What a named policy keeps a separate limiter for.</summary>
 internal enum RateLimiterPartition
 {
-    /// <summary>The connection's remote IP address.</summary>
+    /// <summary>The client IP: the connection's remote address, or <c>X-Forwarded-For</c> from a trusted proxy (<c>Sidecar:ForwardedHeaders</c>); IPv6 by /64.</summary>
     ClientIp,
 
     /// <summary>The identity header's value (<c>Sidecar:Identity:UserHeader</c>); the client IP when it is absent or longer than 128.</summary>
@@ -20,6 +20,9 @@ internal enum RateLimiterPartition
 
     /// <summary>One limiter shared by every request of every route that names the policy.</summary>
     Global,
+
+    /// <summary>The session header's value (<c>Sidecar:Identity:SessionHeader</c>); the client IP when it is absent or longer than 64.</summary>
+    Session,
 }
 
 /// <summary>

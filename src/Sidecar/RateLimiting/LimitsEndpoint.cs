@@ -23,7 +23,7 @@ internal static class LimitsEndpoint
     {
         var provider = NotFound.GuessProvider(context.Request);
         var options = live.Current;
-        var identity = identities.Resolve(context.Request.Headers, options);
+        var identity = identities.Resolve(context.Request.Headers, options, context.Connection.RemoteIpAddress);
         if (!identity.Succeeded)
         {
             await ProviderErrors.WriteAsync(context, provider, identity.Status, identity.Message, identity.Code);

@@ -32,7 +32,8 @@ internal sealed class ErrorBodyScrubTransform(SecretResolver secrets) : Response
 
         var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
         var metadata = feature?.FallbackCluster?.Metadata ?? context.HttpContext.GetReverseProxyFeatureOrNull()?.Cluster?.Config.Metadata;
-        if (!secrets.TryResolve(ClusterMetadata.GetApiKeyReference(metadata), out var key) || key.Length < 8)
+        var destination = context.HttpContext.GetReverseProxyFeatureOrNull()?.ProxiedDestination;
+        if (!secrets.TryResolve(Keys.DestinationKeys.For(destination, metadata), out var key) || key.Length < 8)
         {
             return;
         }

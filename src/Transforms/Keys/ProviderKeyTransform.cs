@@ -19,6 +19,8 @@ internal sealed class ProviderKeyTransform(ProviderKind provider, string keyRefe
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         // During a fallback the request goes to another cluster: its provider kind and key apply.
+        // A destination with its own key (Metadata:ApiKey) uses it instead of its cluster's.
+        var own = DestinationKeys.OwnReference(context.HttpContext.GetReverseProxyFeatureOrNull()?.ProxiedDestination);
         var (provider, reference, version) = context.HttpContext.Features.Get<SidecarRequestFeature>()?.FallbackCluster is { } fallback
             ? (ClusterMetadata.GetProvider(fallback), ClusterMetadata.GetApiKeyReference(fallback.Metadata),
                ClusterMetadata.TryGetAnthropicVersion(fallback.Metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion)
@@ -29,7 +31,7 @@ internal sealed class ProviderKeyTransform(ProviderKind provider, string keyRefe
             headers.TryAddWithoutValidation("anthropic-version", version);
         }
 
-        if (!secrets.TryResolve(reference, out var key) || key.Length == 0)
+        if (!secrets.TryResolve(own ?? reference, out var key) || key.Length == 0)
         {
             return ValueTask.CompletedTask;
         }
