@@ -35,7 +35,7 @@ require_tools() {
 
 # What each script calls, as COMMAND:PACKAGE (scripts/test.sh installs the union up front).
 # shellcheck disable=SC2034
-TEST_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus python3:python3 curl:curl)
+TEST_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus python3:python3 curl:curl chromium:chromium)
 # shellcheck disable=SC2034
 PUBLISH_CHECK_TOOLS=(python3:python3 curl:curl setpriv:util-linux)
 # shellcheck disable=SC2034
