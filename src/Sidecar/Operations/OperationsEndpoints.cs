@@ -24,6 +24,8 @@ internal static class OperationsEndpoints
         services.AddOptions<ResponseHeaderOptions>().Bind(configuration.GetSection(ResponseHeaderOptions.Section));
         services.AddOptions<CacheWarmOptions>().Bind(configuration.GetSection(CacheWarmOptions.Section));
         services.AddSingleton<RecentRefusals>();
+        services.AddSingleton<DefaultHttpContextFactory>();
+        services.AddSingleton<IHttpContextFactory, RequestIdHttpContextFactory>();
         services.AddSingleton<AdminAudit>();
         services.AddSingleton<CacheWarmer>();
         services.AddHostedService<ConfigReloadAudit>();

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using InferenceSidecar.Hosting;
 using InferenceSidecar.Transforms;
 using Microsoft.Extensions.Options;
@@ -9,12 +8,11 @@ using Microsoft.Extensions.Options;
 namespace InferenceSidecar.Operations;
 
 /// <summary>
-/// On the proxy port: <c>X-Request-Id</c> (the client's, when it is 1-128 of A-Z a-z 0-9 and <c>. _ : - + / =</c>,
-/// else a generated one; either way the request log's <c>RequestId</c>), <c>Server-Timing</c> (sidecar and upstream
+/// On the proxy port: <c>X-Request-Id</c> (set as the request's id by <see cref="RequestIdHttpContextFactory"/>), <c>Server-Timing</c> (sidecar and upstream
 /// milliseconds until the headers went out), the opt-in <c>x-sidecar-cost-usd</c>, and the configurable security
 /// headers (<c>X-Frame-Options</c>, <c>Cache-Control: no-store</c>). Also records every 429 for the dashboard.
 /// </summary>
-internal sealed partial class ResponseHeadersMiddleware(RequestDelegate next, ListenerRegistry listeners, IOptionsMonitor<ResponseHeaderOptions> options, RecentRefusals refusals)
+internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRegistry listeners, IOptionsMonitor<ResponseHeaderOptions> options, RecentRefusals refusals)
 {
     public const string RequestIdHeader = "X-Request-Id";
     public const string CostHeader = "x-sidecar-cost-usd";
@@ -29,14 +27,6 @@ internal sealed partial class ResponseHeadersMiddleware(RequestDelegate next, Li
 
         var settings = options.CurrentValue;
         var start = Stopwatch.GetTimestamp();
-        if (settings.RequestId)
-        {
-            var presented = context.Request.Headers[RequestIdHeader].ToString();
-            context.TraceIdentifier = presented.Length is > 0 and <= 128 && RequestIdPattern().IsMatch(presented)
-                ? presented
-                : Activity.Current?.TraceId.ToHexString() ?? Guid.NewGuid().ToString("N");
-        }
-
         var timing = new UpstreamTiming();
         context.Features.Set(timing);
         var state = new HeaderState(context, settings, start, timing);
@@ -45,7 +35,7 @@ internal sealed partial class ResponseHeadersMiddleware(RequestDelegate next, Li
         HoldingStream? held = null;
         if (settings.CostUsd)
         {
-            held = new HoldingStream(context.Response.Body, settings.MaxHeldBytes);
+            held = new HoldingStream(context.Response, settings.MaxHeldBytes);
             context.Response.Body = held;
         }
 
@@ -72,9 +62,6 @@ internal sealed partial class ResponseHeadersMiddleware(RequestDelegate next, Li
             }
         }
     }
-
-    [GeneratedRegex("^[A-Za-z0-9._:+/=-]+$")]
-    private static partial Regex RequestIdPattern();
 
     private sealed class HeaderState(HttpContext context, ResponseHeaderOptions settings, long start, UpstreamTiming timing)
     {
@@ -115,10 +102,12 @@ internal sealed partial class ResponseHeadersMiddleware(RequestDelegate next, Li
 
     /// <summary>
     /// Holds a non-streamed answer so its cost can go in a header. The first flush (a stream: the forwarder flushes each
-    /// SSE chunk) or passing <c>max</c> bytes releases it: what was held is written and the rest passes through.
+    /// SSE chunk), an SSE content type, or passing <c>max</c> bytes releases it: what was held is written and the rest passes through.
     /// </summary>
-    private sealed class HoldingStream(Stream inner, int max) : Stream
+    private sealed class HoldingStream(HttpResponse response, int max) : Stream
     {
+        private readonly Stream inner = response.Body;
+
         private byte[]? _buffer;
         private int _length;
 
@@ -160,7 +149,7 @@ internal sealed partial class ResponseHeadersMiddleware(RequestDelegate next, Li
                 return;
             }
 
-            if (_length + buffer.Length > max)
+            if (_length + buffer.Length > max || (_length == 0 && response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true))
             {
                 await ReleaseAsync(cancellationToken);
                 await inner.WriteAsync(buffer, cancellationToken);
