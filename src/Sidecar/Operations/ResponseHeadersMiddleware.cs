@@ -15,6 +15,7 @@ namespace InferenceSidecar.Operations;
 internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRegistry listeners, IOptionsMonitor<ResponseHeaderOptions> options, RecentRefusals refusals)
 {
     public const string RequestIdHeader = "X-Request-Id";
+    public const string SidecarRequestIdHeader = "x-sidecar-request-id";
     public const string CostHeader = "x-sidecar-cost-usd";
 
     public async Task InvokeAsync(HttpContext context)
@@ -70,7 +71,13 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
             var headers = context.Response.Headers;
             if (settings.RequestId)
             {
-                headers[RequestIdHeader] = context.TraceIdentifier;
+                // A provider's own x-request-id (OpenAI's req_…) stays: the SDKs report it as the provider's request id.
+                // The sidecar's id is then in x-sidecar-request-id only.
+                headers[SidecarRequestIdHeader] = context.TraceIdentifier;
+                if (headers[RequestIdHeader].Count == 0)
+                {
+                    headers[RequestIdHeader] = context.TraceIdentifier;
+                }
             }
 
             if (settings.ServerTiming)

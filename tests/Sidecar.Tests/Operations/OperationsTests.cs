@@ -26,11 +26,24 @@ public sealed class OperationsTests
         await env.Sidecar.Logs.WaitForAsync(e => Prop(e, "RequestId") == generated);
 
         Assert.Equal("req-123.abc", own.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal("req-123.abc", own.Headers.GetValues("x-sidecar-request-id").Single());
         Assert.NotEqual("bad id <script>", bad.Headers.GetValues("X-Request-Id").Single());
         Assert.Matches("^[0-9a-f]{32}$", generated);
         Assert.Contains(env.Sidecar.Logs.Events, e => Prop(e, "RequestId") == "req-123.abc");
         Assert.Contains(env.Sidecar.Logs.Events, e => Prop(e, "RequestId") == generated);
         Assert.DoesNotContain("<script>", env.Sidecar.Logs.All, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RequestId_ProviderSentItsOwn_ProvidersKeptAndSidecarsInOwnHeader()
+    {
+        await using var env = await SidecarWithFake.StartAsync();
+        env.Fake.Behavior = new FakeProvider.FakeBehavior { ResponseHeaders = new Dictionary<string, string> { ["x-request-id"] = "req_provider" } };
+
+        var (_, _, response) = await Http.SendAsync(env.Sidecar.Client, Http.Post(Chat, Http.ChatBody, ("X-User-Id", "u"), ("X-Request-Id", "mine-1")));
+
+        Assert.Equal("req_provider", response.Headers.GetValues("X-Request-Id").Single());
+        Assert.Equal("mine-1", response.Headers.GetValues("x-sidecar-request-id").Single());
     }
 
     [Fact]
