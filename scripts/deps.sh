@@ -35,11 +35,12 @@ require_tools() {
 
 # What each script calls, as COMMAND:PACKAGE (scripts/test.sh installs the union up front).
 # shellcheck disable=SC2034
-TEST_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus python3:python3 curl:curl)
+TEST_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus python3:python3 curl:curl chromium:chromium)
 # shellcheck disable=SC2034
 PUBLISH_CHECK_TOOLS=(python3:python3 curl:curl setpriv:util-linux)
 # shellcheck disable=SC2034
 BENCH_TOOLS=(nginx:nginx wrk:wrk redis-server:redis-server redis-cli:redis-tools go:golang-go python3:python3 curl:curl)
 # shellcheck disable=SC2034
 CHART_TOOLS=(go:golang-go /usr/share/gocode/src/github.com/Masterminds/sprig:golang-github-masterminds-sprig-dev
-  /usr/share/gocode/src/gopkg.in/yaml.v3:golang-gopkg-yaml.v3-dev)
+  /usr/share/gocode/src/gopkg.in/yaml.v3:golang-gopkg-yaml.v3-dev promtool:prometheus python3:python3
+  /usr/lib/python3/dist-packages/yaml:python3-yaml)

@@ -339,6 +339,24 @@ type ServiceMonitor struct {
 	} `yaml:"spec"`
 }
 
+// PrometheusRule is the Prometheus Operator CRD (monitoring.coreos.com/v1), the fields the chart uses.
+type PrometheusRule struct {
+	TypeMeta `yaml:",inline"`
+	Metadata ObjectMeta `yaml:"metadata"`
+	Spec     struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	} `yaml:"spec"`
+}
+
 type NetworkPolicyPort struct {
 	Port     *IntOrString `yaml:"port"`
 	Protocol string       `yaml:"protocol"`
@@ -382,4 +400,5 @@ var kinds = map[string]func() interface{}{
 	"policy/v1/PodDisruptionBudget":           func() interface{} { return &PodDisruptionBudget{} },
 	"monitoring.coreos.com/v1/ServiceMonitor": func() interface{} { return &ServiceMonitor{} },
 	"networking.k8s.io/v1/NetworkPolicy":      func() interface{} { return &NetworkPolicy{} },
+	"monitoring.coreos.com/v1/PrometheusRule": func() interface{} { return &PrometheusRule{} },
 }

@@ -192,6 +192,8 @@ func metaOf(obj interface{}) ObjectMeta {
 		return o.Metadata
 	case *NetworkPolicy:
 		return o.Metadata
+	case *PrometheusRule:
+		return o.Metadata
 	}
 	return ObjectMeta{}
 }
@@ -266,7 +268,12 @@ func checkAll(c *checker, objects []object) {
 					c.fail("%s: secret data %s is not base64", o.file, k)
 				}
 			}
+		case *PrometheusRule:
+			checkPrometheusRule(c, o.file, v)
 		case *ConfigMap:
+			if s, ok := v.Data["inference-sidecar.json"]; ok {
+				checkDashboard(c, o.file, v, s)
+			}
 			if s, ok := v.Data["appsettings.json"]; ok {
 				var cfg map[string]interface{}
 				if err := json.Unmarshal([]byte(s), &cfg); err != nil {
@@ -513,3 +520,54 @@ func checkExpectedReplicas(c *checker, where string, cfg map[string]interface{},
 	}
 }
 
+
+// checkDashboard: the Grafana dashboard ConfigMap is labelled for the Grafana sidecar and holds a dashboard whose every
+// panel has a PromQL target.
+func checkDashboard(c *checker, file string, cm *ConfigMap, body string) {
+	if cm.Metadata.Labels["grafana_dashboard"] == "" {
+		c.fail("%s: the dashboard ConfigMap lacks the grafana_dashboard label", file)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal([]byte(body), &dash); err != nil {
+		c.fail("%s: the dashboard is not JSON: %v", file, err)
+		return
+	}
+	if dash.UID == "" || len(dash.Panels) == 0 {
+		c.fail("%s: the dashboard has no uid or no panels", file)
+	}
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 || strings.TrimSpace(p.Targets[0].Expr) == "" {
+			c.fail("%s: panel %q has no PromQL", file, p.Title)
+		}
+	}
+}
+
+// checkPrometheusRule: every alert the issue names is there, each with an expression and a severity.
+func checkPrometheusRule(c *checker, file string, r *PrometheusRule) {
+	want := map[string]bool{"InferenceSidecarHigh429Rate": false, "InferenceSidecarUpstreamErrors": false, "InferenceSidecarCircuitOpen": false,
+		"InferenceSidecarRedisUnavailable": false, "InferenceSidecarBudgetExhausted": false, "InferenceSidecarScrapeMissing": false}
+	for _, g := range r.Spec.Groups {
+		for _, rule := range g.Rules {
+			if strings.TrimSpace(rule.Expr) == "" || rule.Labels["severity"] == "" {
+				c.fail("%s: alert %q needs an expr and a severity", file, rule.Alert)
+			}
+			if strings.Contains(rule.Expr, "{{") {
+				c.fail("%s: alert %q has an unrendered template in its expr", file, rule.Alert)
+			}
+			want[rule.Alert] = true
+		}
+	}
+	for name, seen := range want {
+		if !seen {
+			c.fail("%s: alert %s is missing", file, name)
+		}
+	}
+}

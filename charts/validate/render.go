@@ -175,7 +175,7 @@ func render(root *chart, release string, given map[string]interface{}) ([]render
 			"Release":      map[string]interface{}{"Name": release, "Namespace": "default", "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
 			"Capabilities": map[string]interface{}{"KubeVersion": map[string]interface{}{"Version": "v1.30.0", "Major": "1", "Minor": "30"}},
 			"Template":     map[string]interface{}{"BasePath": base},
-			"Files":        map[string]interface{}{},
+			"Files":        chartFiles{dir: c.dir},
 		}
 		files := []string{}
 		err := filepath.Walk(filepath.Join(c.dir, "templates"), func(path string, info os.FileInfo, err error) error {
@@ -223,4 +223,15 @@ func render(root *chart, release string, given map[string]interface{}) ([]render
 		out = append(out, rendered{j.name, strings.ReplaceAll(buf.String(), "<no value>", "")})
 	}
 	return out, nil
+}
+
+// chartFiles is Helm's .Files, the part the chart uses: Get reads a file of the chart ("" when missing, as in Helm).
+type chartFiles struct{ dir string }
+
+func (f chartFiles) Get(name string) string {
+	data, err := os.ReadFile(filepath.Join(f.dir, filepath.FromSlash(name)))
+	if err != nil {
+		return ""
+	}
+	return string(data)
 }

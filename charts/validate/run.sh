@@ -43,15 +43,29 @@ must_fail() { # name, args...
 [ -n "$configs" ] && mkdir -p "$configs"
 
 scenario default ConfigMap,Deployment,Pod,PodDisruptionBudget,Secret,Service,ServiceAccount -chart "$chart"
-scenario gateway-all ConfigMap,Deployment,HorizontalPodAutoscaler,NetworkPolicy,Pod,PodDisruptionBudget,Secret,Secret,Service,ServiceAccount,ServiceMonitor \
+scenario gateway-all ConfigMap,ConfigMap,Deployment,HorizontalPodAutoscaler,NetworkPolicy,Pod,PodDisruptionBudget,PrometheusRule,Secret,Secret,Service,ServiceAccount,ServiceMonitor \
   -chart "$chart" -f "$chart/examples/gateway-values.yaml"
-scenario sidecar-values ConfigMap,Secret -chart "$chart" -f "$chart/examples/sidecar-values.yaml"
+scenario sidecar-values ConfigMap,ConfigMap,PrometheusRule,Secret -chart "$chart" -f "$chart/examples/sidecar-values.yaml"
 scenario app-with-sidecar ConfigMap,Deployment,Secret -chart "$chart/examples/app-with-sidecar" -release shop
 must_fail broken-wrong-type -chart "$chart" -f "$here/testdata/broken-wrong-type.yaml"
 must_fail broken-port-range -chart "$chart" -f "$here/testdata/broken-port-range.yaml"
 must_fail broken-security -chart "$chart" -f "$here/testdata/broken-security.yaml"
 must_fail broken-expected-replicas -chart "$chart" -f "$here/testdata/broken-expected-replicas.yaml"
 must_fail broken-label -chart "$chart" -f "$here/testdata/broken-label.yaml"
+
+# The alert rules, as rendered in both modes, must pass promtool (syntax and PromQL) and their unit tests.
+for mode in gateway-all sidecar-values; do
+  python3 - "$work/$mode.yaml" "$work/$mode-rules.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "PrometheusRule"]
+yaml.safe_dump({"groups": docs[0]["spec"]["groups"]}, open(sys.argv[2], "w"), sort_keys=False)
+PY
+  if ! out=$(promtool check rules "$work/$mode-rules.yaml" 2>&1); then echo "chart FAIL $mode rules: $out"; failed=1; else echo "chart ok   $mode: promtool check rules"; fi
+done
+job=$(grep -o 'job="[^"]*"' "$work/gateway-all-rules.yaml" | head -1 | cut -d'"' -f2)
+sed "s/JOB/$job/g" "$here/testdata/alerts-test.yaml" > "$work/alerts-test.yaml"
+cp "$work/gateway-all-rules.yaml" "$work/rules.yaml"
+if ! out=$(cd "$work" && promtool test rules alerts-test.yaml 2>&1); then echo "chart FAIL promtool test rules:"; echo "$out" | sed 's/^/    /'; failed=1; else echo "chart ok   promtool test rules (every alert fires on its series and stays quiet without)"; fi
 
 # The example app's pod must really hold both containers and the sidecar's volumes.
 if ! grep -q "name: inference-sidecar$" "$work/app-with-sidecar.yaml" || ! grep -q "name: my-app$" "$work/app-with-sidecar.yaml"; then

@@ -131,11 +131,22 @@ internal static class AdminEndpoints
     }
 
     /// <summary><c>DELETE /admin/cache[?route=…][&amp;user=…]</c>: clears all cached responses, a route's, or a user's.</summary>
-    private static async Task<IResult> ClearCacheAsync(HttpContext context, IResponseCacheStore store)
+    private static async Task<IResult> ClearCacheAsync(HttpContext context, IResponseCacheStore store, Audit.AdminAudit audit)
     {
         var route = Filter(context, "route");
         var user = Filter(context, "user");
-        var removed = await store.ClearAsync(route, user is null ? null : CacheKey.ScopeHash(CacheScope.User, user), context.RequestAborted);
+        long removed;
+        try
+        {
+            removed = await store.ClearAsync(route, user is null ? null : CacheKey.ScopeHash(CacheScope.User, user), context.RequestAborted);
+        }
+        catch
+        {
+            audit.Write(context, "cache.clear", Target(route, user), "failed");
+            throw;
+        }
+
+        audit.Write(context, "cache.clear", Target(route, user), $"removed={removed}");
         return Results.Json(new Dictionary<string, long> { ["removed"] = removed });
     }
 
@@ -147,10 +158,11 @@ internal static class AdminEndpoints
         });
 
     /// <summary><c>POST /admin/clusters/{id}/reset</c>: closes the cluster's circuits now (passive health back to Unknown, failure counts cleared).</summary>
-    private static async Task<IResult> ResetCluster(HttpContext context, string id, IProxyStateLookup proxy, IClusterDestinationsUpdater updater, ConsecutiveFailuresPolicy policy)
+    private static async Task<IResult> ResetCluster(HttpContext context, string id, IProxyStateLookup proxy, IClusterDestinationsUpdater updater, ConsecutiveFailuresPolicy policy, Audit.AdminAudit audit)
     {
         if (!proxy.TryGetCluster(id, out var cluster))
         {
+            audit.Write(context, "circuit.reset", "cluster=" + (id.Length > 64 ? id[..64] : id), "not_found");
             return await ErrorAsync(context, 404, $"No cluster '{id}'.", "not_found");
         }
 
@@ -161,6 +173,7 @@ internal static class AdminEndpoints
         }
 
         updater.UpdateAvailableDestinations(cluster);
+        audit.Write(context, "circuit.reset", "cluster=" + id, "reset");
         return Results.Json(Describe(cluster));
     }
 
@@ -192,6 +205,11 @@ internal static class AdminEndpoints
         ["cache_hits"] = usage.CacheHits,
         ["saved_cost_usd"] = Math.Round(usage.SavedCostMicros / 1_000_000, 9),
     };
+
+    private static string Target(string? route, string? user) =>
+        route is null && user is null ? "all" : $"route={Bound(route ?? "*")} user={Bound(user ?? "*")}";
+
+    private static string Bound(string value) => value.Length > 128 ? value[..128] : value;
 
     private static string? Filter(HttpContext context, string name)
     {

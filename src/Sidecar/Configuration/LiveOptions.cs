@@ -29,6 +29,9 @@ internal sealed partial class LiveOptions<T> : IDisposable
     /// <summary>True while the newest configuration is the one serving.</summary>
     public bool LastReloadSucceeded { get; private set; } = true;
 
+    /// <summary>Raised after each reload: true when accepted, false when rejected (the audit trail listens).</summary>
+    public event Action<bool>? Reloaded;
+
     public void Dispose() => _subscription?.Dispose();
 
     private void OnChange(T candidate, string? name)
@@ -47,12 +50,14 @@ internal sealed partial class LiveOptions<T> : IDisposable
         {
             LastReloadSucceeded = false;
             LogRejected(_logger, typeof(T).Name, string.Join(" ", failures));
+            Reloaded?.Invoke(false);
             return;
         }
 
         LastReloadSucceeded = true;
         Current = candidate;
         LogApplied(_logger, typeof(T).Name);
+        Reloaded?.Invoke(true);
     }
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Error, Message = "Configuration reload rejected ({Options}); the last good configuration keeps serving: {Errors}")]

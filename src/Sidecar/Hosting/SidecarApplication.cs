@@ -1,6 +1,7 @@
 using InferenceSidecar.Admin;
 using InferenceSidecar.Analytics;
 using InferenceSidecar.Caching;
+using InferenceSidecar.Dashboard;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Demo;
 using InferenceSidecar.Errors;
@@ -8,6 +9,7 @@ using InferenceSidecar.Health;
 using InferenceSidecar.Identity;
 using InferenceSidecar.Logging;
 using InferenceSidecar.Metrics;
+using InferenceSidecar.Operations;
 using InferenceSidecar.Proxy;
 using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Security;
@@ -53,11 +55,13 @@ internal static class SidecarApplication
         builder.Services.AddSidecarProxy(builder.Configuration);
         builder.Services.AddSidecarHealth();
         builder.Services.AddSidecarCors(builder.Configuration);
+        builder.Services.AddSidecarOperations(builder.Configuration);
 
         var app = builder.Build();
         app.UseSidecarForwardedHeaders(app.Configuration);
         app.UseMiddleware<RequestLogMiddleware>();
         app.UseMiddleware<UnhandledExceptionMiddleware>();
+        app.UseMiddleware<ResponseHeadersMiddleware>();
         app.UseMiddleware<NoSniffMiddleware>();
         app.UseRouting();
         app.UseMiddleware<ListenerFilterMiddleware>();
@@ -69,6 +73,8 @@ internal static class SidecarApplication
         app.MapSidecarMetrics();
         app.MapSidecarAdmin();
         app.MapSidecarThreat();
+        app.MapSidecarOperations();
+        app.MapSidecarDashboard();
         app.MapSidecarProxy();
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace InferenceSidecar.Operations;
+
+/// <summary>Upstream time of one request: each attempt from sending to its response headers, summed over retries and fallbacks.</summary>
+internal sealed class UpstreamTiming
+{
+    public long AttemptStarted { get; set; }
+
+    public long TotalTicks { get; set; }
+}
+
+/// <summary>Adds to every route a request transform (marks the send) and a response transform (adds the attempt's time to headers).</summary>
+internal sealed class UpstreamTimingTransformProvider : ITransformProvider
+{
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+    }
+
+    public void Apply(TransformBuilderContext context)
+    {
+        context.AddRequestTransform(static c =>
+        {
+            if (c.HttpContext.Features.Get<UpstreamTiming>() is { } timing)
+            {
+                timing.AttemptStarted = Stopwatch.GetTimestamp();
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        context.AddResponseTransform(static c =>
+        {
+            if (c.HttpContext.Features.Get<UpstreamTiming>() is { AttemptStarted: > 0 } timing)
+            {
+                timing.TotalTicks += Stopwatch.GetTimestamp() - timing.AttemptStarted;
+                timing.AttemptStarted = 0;
+            }
+
+            return ValueTask.CompletedTask;
+        });
+    }
+}
