@@ -77,16 +77,18 @@ public sealed class LimitQueueFunctionalTests : IAsyncLifetime
     {
         // Arrange
         var user = User("waiter");
-        Assert.Equal(200, (await Chat(user, "every-3s")).Status);
         var admittedBefore = await WaitsAsync("admitted");
+        var clock = Stopwatch.StartNew(); // before the first reservation: the refill comes 3 s after it
+        Assert.Equal(200, (await Chat(user, "every-3s")).Status);
 
         // Act: the bucket is empty; one request refills in 3 s, within MaxWait 5 s.
-        var (status, elapsed) = await TimedChat(user, "every-3s");
+        var (status, _) = await TimedChat(user, "every-3s");
+        var elapsed = clock.Elapsed;
         var metrics = await MetricsAsync();
 
         // Assert
         Assert.Equal(200, status);
-        Assert.True(elapsed >= TimeSpan.FromSeconds(2.5), $"answered after {elapsed.TotalSeconds:0.00} s without waiting");
+        Assert.True(elapsed >= TimeSpan.FromSeconds(2.95), $"answered {elapsed.TotalSeconds:0.00} s after the first request: before the refill");
         Assert.Equal(admittedBefore + 1, PrometheusText.Sum(metrics, "sidecar_rate_limit_queue_wait_seconds_count", ("outcome", "admitted")));
         Assert.Equal(0, PrometheusText.Sum(metrics, "sidecar_rate_limit_queue_depth"));
     }
@@ -114,6 +116,7 @@ public sealed class LimitQueueFunctionalTests : IAsyncLifetime
     {
         // Arrange: one refill every 4 s; the second waiter would need 8 s > MaxWait 5 s (3 s of slack for a slow start).
         var user = User("fifo");
+        var clock = Stopwatch.StartNew(); // before the first reservation: the refill comes 4 s after it
         Assert.Equal(200, (await Chat(user, "every-4s")).Status);
         var expiredBefore = await WaitsAsync("expired");
 
@@ -121,12 +124,14 @@ public sealed class LimitQueueFunctionalTests : IAsyncLifetime
         var first = TimedChat(user, "every-4s");
         await QueuedAsync(1);
         var second = TimedChat(user, "every-4s");
+        var secondAnsweredAt = second.ContinueWith(_ => clock.Elapsed, TaskScheduler.Default);
         var results = await Task.WhenAll(first, second);
+        var elapsed = await secondAnsweredAt;
 
         // Assert: FIFO: the earlier waiter gets the refill; the later one waited for it too and then got 429.
         Assert.Equal(200, results[0].Status);
         Assert.Equal(429, results[1].Status);
-        Assert.True(results[1].Elapsed >= TimeSpan.FromSeconds(2), $"429 after {results[1].Elapsed.TotalSeconds:0.00} s: it did not wait");
+        Assert.True(elapsed >= TimeSpan.FromSeconds(3.95), $"429 {elapsed.TotalSeconds:0.00} s after the first request: before the refill it waited for");
         Assert.Equal(expiredBefore + 1, await WaitsAsync("expired"));
     }
 
@@ -200,18 +205,19 @@ public sealed class LimitQueueFunctionalTests : IAsyncLifetime
         var user = User("sdk-openai");
         var client = SdkClients.OpenAIChat(Sidecar.ProxyAddress, user: user, model: "every-4s");
         ChatMessage[] messages = [new UserChatMessage("Say hello to the sidecar.")];
+        var clock = Stopwatch.StartNew(); // before the first reservation: the refill comes 4 s after it
         await client.CompleteChatAsync(messages); // takes the bucket's one request
 
         // Act
         var first = client.CompleteChatAsync(messages);
         await QueuedAsync(1);
-        var clock = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync(messages));
+        var refusedAt = clock.Elapsed;
         var completion = await first;
 
         // Assert
         Assert.Equal(429, error.Status);
-        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(2), $"refused after {clock.Elapsed.TotalSeconds:0.00} s without waiting");
+        Assert.True(refusedAt >= TimeSpan.FromSeconds(3.95), $"refused {refusedAt.TotalSeconds:0.00} s after the first request: before the refill it waited for");
         Assert.NotEmpty(completion.Value.Content[0].Text);
     }
 
@@ -222,18 +228,19 @@ public sealed class LimitQueueFunctionalTests : IAsyncLifetime
         var user = User("sdk-anthropic");
         var client = SdkClients.Anthropic(Sidecar.ProxyAddress, user: user);
         var request = new MessageCreateParams { Model = "claude-sonnet-4-5", MaxTokens = 64, Messages = [new() { Role = Role.User, Content = "hi" }] };
+        var clock = Stopwatch.StartNew(); // before the first reservation: the refill comes 4 s after it
         await client.Messages.Create(request); // takes the bucket's one request
 
         // Act
         var first = client.Messages.Create(request);
         await QueuedAsync(1);
-        var clock = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<AnthropicRateLimitException>(() => client.Messages.Create(request));
+        var refusedAt = clock.Elapsed;
         var message = await first;
 
         // Assert
         Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, error.StatusCode);
-        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(2), $"refused after {clock.Elapsed.TotalSeconds:0.00} s without waiting");
+        Assert.True(refusedAt >= TimeSpan.FromSeconds(3.95), $"refused {refusedAt.TotalSeconds:0.00} s after the first request: before the refill it waited for");
         Assert.NotEmpty(message.Content);
     }
 }
