@@ -16,7 +16,7 @@ internal sealed class Anchor
     private static readonly SearchValues<char> AsciiNonDigits = SearchValues.Create(
         string.Concat(Enumerable.Range(0, 128).Select(c => (char)c).Where(c => !char.IsAsciiDigit(c))));
 
-    private Anchor(SearchValues<string>? literals, string[] words, int minRun, int lead, int span, int minDigits)
+    private Anchor(SearchValues<string>? literals, string[] words, int minRun, int lead, int span, int minDigits, int lettersBefore = 0)
     {
         Literals = literals;
         Words = words;
@@ -24,6 +24,7 @@ internal sealed class Anchor
         Lead = lead;
         Span = span;
         MinDigits = minDigits;
+        LettersBefore = lettersBefore;
     }
 
     /// <summary>The literal(s) one of which every match contains; null for a digit-run anchor.</summary>
@@ -44,6 +45,9 @@ internal sealed class Anchor
     /// <summary>The fewest digits any match has (a digit-run anchor's window without as many is skipped).</summary>
     public int MinDigits { get; }
 
+    /// <summary>For a digit-run anchor: how many ASCII capital letters every match has right before the run.</summary>
+    public int LettersBefore { get; }
+
     /// <summary>Matches start at one of <paramref name="words"/> (ASCII, compared ignoring case) and may run on without bound.</summary>
     public static Anchor StartsWith(params string[] words) => new(SearchValues.Create(words, StringComparison.OrdinalIgnoreCase), words, 0, 0, 0, 0);
 
@@ -51,7 +55,7 @@ internal sealed class Anchor
     public static Anchor Contains(int lead, int span, params string[] words) => new(SearchValues.Create(words, StringComparison.OrdinalIgnoreCase), words, 0, lead, span, 0);
 
     /// <summary>Matches hold the start of a run of at least <paramref name="minRun"/> digits at most <paramref name="lead"/> characters in.</summary>
-    public static Anchor DigitRun(int minRun, int lead, int span, int minDigits) => new(null, [], minRun, lead, span, minDigits);
+    public static Anchor DigitRun(int minRun, int lead, int span, int minDigits, int lettersBefore = 0) => new(null, [], minRun, lead, span, minDigits, lettersBefore);
 
     /// <summary>The first anchor at or after <paramref name="from"/>, or -1.</summary>
     public int Next(ReadOnlySpan<char> text, int from)
@@ -85,7 +89,7 @@ internal sealed class Anchor
                 end++;
             }
 
-            if ((start == 0 || !char.IsDigit(text[start - 1])) && end - start >= MinRun && EnoughDigits(text, start))
+            if ((start == 0 || !char.IsDigit(text[start - 1])) && end - start >= MinRun && LettersAhead(text, start) && EnoughDigits(text, start))
             {
                 return start;
             }
@@ -94,6 +98,24 @@ internal sealed class Anchor
         }
 
         return -1;
+    }
+
+    private bool LettersAhead(ReadOnlySpan<char> text, int anchor)
+    {
+        if (anchor < LettersBefore)
+        {
+            return false;
+        }
+
+        foreach (var c in text[(anchor - LettersBefore)..anchor])
+        {
+            if (!char.IsAsciiLetterUpper(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private bool EnoughDigits(ReadOnlySpan<char> text, int anchor)

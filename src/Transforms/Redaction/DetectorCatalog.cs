@@ -36,7 +36,7 @@ internal static partial class DetectorCatalog
     public static IReadOnlyList<Detector> PersonalData { get; } =
     [
         new("email", Email(), null, Anchor.Contains(lead: 64, span: 343, "@")),
-        new("iban", Iban(), IsIban, Anchor.DigitRun(minRun: 2, lead: 2, span: 44, minDigits: 2)),
+        new("iban", Iban(), IsIban, Anchor.DigitRun(minRun: 2, lead: 2, span: 44, minDigits: 2, lettersBefore: 2)),
         new("phone", Phone(), IsPhone, Anchor.DigitRun(minRun: 1, lead: 1, span: 21, minDigits: 9)),
     ];
 

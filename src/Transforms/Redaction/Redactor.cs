@@ -18,13 +18,18 @@ internal sealed class Redactor
     private static readonly SearchValues<char> AsciiNonDigits = SearchValues.Create(
         string.Concat(Enumerable.Range(0, 128).Select(c => (char)c).Where(c => !char.IsAsciiDigit(c))));
 
-    private readonly SearchValues<string>? _anyWord;
+    private const int MaxWindow = 4096;
+
+    private readonly SearchValues<string> _anyWord;
+    private readonly SearchValues<char> _anyChar;
 
     public Redactor(IReadOnlyList<Detector> detectors)
     {
         Detectors = detectors;
+        // One-character anchors ('@') go to a char search: among the words they would slow the multi-string search.
         var words = detectors.SelectMany(d => d.Anchor?.Words ?? []).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
-        _anyWord = words.Length > 0 ? SearchValues.Create(words, StringComparison.OrdinalIgnoreCase) : null;
+        _anyWord = SearchValues.Create(words.Where(w => w.Length > 1).ToArray(), StringComparison.OrdinalIgnoreCase);
+        _anyChar = SearchValues.Create(string.Concat(words.Where(w => w.Length == 1).SelectMany(w => new[] { char.ToLowerInvariant(w[0]), char.ToUpperInvariant(w[0]) })));
     }
 
     public IReadOnlyList<Detector> Detectors { get; }
@@ -80,7 +85,7 @@ internal sealed class Redactor
                 // One pass finds whether any literal anchor occurs, one whether any digit does; only then does a
                 // detector look for its own anchors.
                 var possible = anchor.Literals is not null
-                    ? words ??= text.IndexOfAny(_anyWord!) >= 0
+                    ? words ??= text.IndexOfAny(_anyWord) >= 0 || text.IndexOfAny(_anyChar) >= 0
                     : digits ??= text.IndexOfAnyExcept(AsciiNonDigits) >= 0;
                 if (possible && NextMatch(detector.Pattern, anchor, text, 0, out _))
                 {
@@ -166,9 +171,9 @@ internal sealed class Redactor
 
     /// <summary>
     /// Where the leftmost match at or after <paramref name="at"/> starts, looking only near anchors. A match holds an
-    /// anchor at most <c>Lead</c> in, so none starts before the first anchor's window; a match that starts by the anchor
-    /// ends by <c>anchor + Span</c>, so the text cut two characters later finds it as the whole text does, and any match
-    /// the cut text finds starting by the anchor is a real one.
+    /// anchor at most <c>Lead</c> in, so none starts before the first anchor's window; a match that starts by the (last
+    /// merged) anchor ends by <c>anchor + Span</c>, so the text cut two characters later finds it as the whole text does,
+    /// and any match the cut text finds starting by that anchor is a real one.
     /// </summary>
     private static bool NextMatch(Regex pattern, Anchor anchor, ReadOnlySpan<char> text, int at, out int index)
     {
@@ -194,10 +199,18 @@ internal sealed class Redactor
                 return false;
             }
 
-            var end = Math.Min(text.Length, found + anchor.Span + 2);
+            // Anchors that follow closely share one window (searched once, not once per anchor), up to a bound so
+            // that a text dense with anchors is not searched again from afar after every match.
+            var last = found;
+            while (last - found < MaxWindow && anchor.Next(text, last + 1) is var next && next >= 0 && next - anchor.Lead <= last + anchor.Span)
+            {
+                last = next;
+            }
+
+            var end = Math.Min(text.Length, last + anchor.Span + 2);
             foreach (var match in pattern.EnumerateMatches(text[..end], Math.Max(from, found - anchor.Lead)))
             {
-                if (match.Index <= found || end == text.Length)
+                if (match.Index <= last || end == text.Length)
                 {
                     index = match.Index;
                     return true;
@@ -206,6 +219,7 @@ internal sealed class Redactor
                 break;
             }
 
+            found = last;
             from = found + 1;
         }
     }
