@@ -6,6 +6,12 @@ using InferenceSidecar.Transforms.Redaction;
 // Redaction throughput: MB/s of UTF-16 text through MayContain (+ Redact when it says yes) for the built-in detectors,
 // the anchored fast path against the same detectors without anchors (every regex over the whole text, as before).
 // Per call in CPU µs of this process (the machine is shared). Usage: dotnet run -c Release --project bench/Micro [seconds-per-case]
+if (args.Length > 0 && args[0] == "log")
+{
+    InferenceSidecar.Bench.Micro.LogBench.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3);
+    return;
+}
+
 var seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 2;
 var prose = "The quick brown fox reviews config files, stack traces and the 2024 roadmap; it asks why build 17 failed at step 3. ";
 var clean = Repeat(prose, 64 * 1024);
