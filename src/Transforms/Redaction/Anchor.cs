@@ -11,13 +11,17 @@ namespace InferenceSidecar.Transforms.Redaction;
 /// <see cref="Span"/> + 2 characters after the anchor. A detector without an anchor (a user's pattern) runs over the
 /// whole text as before.
 /// </summary>
+/// <summary>Whether the anchor at <paramref name="at"/> in <paramref name="text"/> can be part of a match.</summary>
+internal delegate bool AnchorCheck(ReadOnlySpan<char> text, int at);
+
 internal sealed class Anchor
 {
     private static readonly SearchValues<char> AsciiNonDigits = SearchValues.Create(
         string.Concat(Enumerable.Range(0, 128).Select(c => (char)c).Where(c => !char.IsAsciiDigit(c))));
 
-    private Anchor(SearchValues<string>? literals, string[] words, int minRun, int lead, int span, int minDigits, int lettersBefore = 0)
+    private Anchor(SearchValues<string>? literals, string[] words, int minRun, int lead, int span, int minDigits, int lettersBefore = 0, AnchorCheck? check = null)
     {
+        Check = check;
         Literals = literals;
         Words = words;
         MinRun = minRun;
@@ -48,11 +52,17 @@ internal sealed class Anchor
     /// <summary>For a digit-run anchor: how many ASCII capital letters every match has right before the run.</summary>
     public int LettersBefore { get; }
 
+    /// <summary>A cheap test every anchor that a match holds passes (e.g. what must follow it); others are skipped.</summary>
+    public AnchorCheck? Check { get; }
+
     /// <summary>Matches start at one of <paramref name="words"/> (ASCII, compared ignoring case) and may run on without bound.</summary>
     public static Anchor StartsWith(params string[] words) => new(SearchValues.Create(words, StringComparison.OrdinalIgnoreCase), words, 0, 0, 0, 0);
 
     /// <summary>Matches hold one of <paramref name="words"/> at most <paramref name="lead"/> characters in and are at most <paramref name="span"/> long.</summary>
     public static Anchor Contains(int lead, int span, params string[] words) => new(SearchValues.Create(words, StringComparison.OrdinalIgnoreCase), words, 0, lead, span, 0);
+
+    /// <summary>As <see cref="Contains(int, int, string[])"/>, keeping only the anchors that pass <paramref name="check"/>.</summary>
+    public static Anchor Contains(int lead, int span, AnchorCheck check, params string[] words) => new(SearchValues.Create(words, StringComparison.OrdinalIgnoreCase), words, 0, lead, span, 0, 0, check);
 
     /// <summary>Matches hold the start of a run of at least <paramref name="minRun"/> digits at most <paramref name="lead"/> characters in.</summary>
     public static Anchor DigitRun(int minRun, int lead, int span, int minDigits, int lettersBefore = 0) => new(null, [], minRun, lead, span, minDigits, lettersBefore);
@@ -62,8 +72,21 @@ internal sealed class Anchor
     {
         if (Literals is { } literals)
         {
-            var at = text[from..].IndexOfAny(literals);
-            return at < 0 ? -1 : from + at;
+            while (true)
+            {
+                var at = text[from..].IndexOfAny(literals);
+                if (at < 0)
+                {
+                    return -1;
+                }
+
+                if (Check is null || Check(text, from + at))
+                {
+                    return from + at;
+                }
+
+                from += at + 1;
+            }
         }
 
         while (from < text.Length)

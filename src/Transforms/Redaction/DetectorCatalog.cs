@@ -28,7 +28,7 @@ internal static partial class DetectorCatalog
         new("slack_token", SlackToken(), null, Anchor.StartsWith("xox")),
         new("stripe_live_key", StripeLiveKey(), null, Anchor.StartsWith("sk_live_", "rk_live_")),
         new("jwt", Jwt(), IsJwt, Anchor.StartsWith("eyJ")),
-        new("url_password", UrlPassword(), null, Anchor.Contains(lead: 21, span: 410, "://")),
+        new("url_password", UrlPassword(), null, Anchor.Contains(lead: 21, span: 410, UserInfoFollows, "://")),
         new("connection_string_password", ConnectionStringPassword(), null, Anchor.StartsWith("password", "pwd")),
         new("credit_card", CardNumber(), PassesLuhn, Anchor.DigitRun(minRun: 4, lead: 0, span: 19, minDigits: 15)),
     ];
@@ -156,6 +156,30 @@ internal static partial class DetectorCatalog
         }
 
         return remainder == 1;
+    }
+
+    /// <summary>
+    /// After a URL's <c>://</c>, <see cref="UrlPassword"/> needs 1–128 characters other than <c>/ : @ " '</c> and
+    /// whitespace, then a <c>:</c>: the first of those characters must be that colon (most URLs reach a <c>/</c> first).
+    /// </summary>
+    private static bool UserInfoFollows(ReadOnlySpan<char> text, int at)
+    {
+        var start = at + 3;
+        for (var i = start; i < text.Length && i <= start + 128; i++)
+        {
+            var c = text[i];
+            if (c == ':')
+            {
+                return i > start;
+            }
+
+            if (c is '/' or '@' or '"' or '\'' || char.IsWhiteSpace(c))
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsPhone(string text) => text.Count(char.IsAsciiDigit) is >= 8 and <= 15;
