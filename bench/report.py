@@ -134,6 +134,66 @@ if stream:
     print(f'| through the sidecar | {stream["ttfb_p50"]:.2f} / {stream["ttfb_p99"]:.2f} | {stream["p50"]:.2f} / {stream["p99"]:.2f} |')
     print(f'| added | {stream["ttfb_p50"] - stream["base_ttfb_p50"]:+.2f} / {stream["ttfb_p99"] - stream["base_ttfb_p99"]:+.2f} | {stream["added_p50"]:+.2f} / {stream["added_p99"]:+.2f} |')
 
+refs = [n for n in ("nginx-proxy", "haproxy-proxy", "caddy-proxy", "plain-yarp") if n in rows]
+print()
+print("### Same-run reference proxies (saturated, in front of the same canned upstream)")
+print()
+print("nginx runs one worker; HAProxy (one thread per core) and Caddy (Go, GOMAXPROCS = cores) use every core, as the")
+print("sidecar does. CPU is not counted for nginx (its worker is a child of the process the bench starts).")
+print()
+print("| proxy | req/s | × direct | × nginx | sidecar pass-through × this | CPU µs/req | RSS after run MB |")
+print("|---|---|---|---|---|---|---|")
+for n in refs:
+    r = rows[n]
+    cpu_us = per_request(r, "cpu_s", 1e6)
+    cpu_text = f"{cpu_us:.0f}" if cpu_us else "-"
+    rss_text = f'{r["rss_kb"] / 1024:.0f}' if r["rss_kb"] else "-"
+    print(f'| {n} | {r["rps"]:.0f} | {r["rps"] / direct["rps"]:.2f} | {r["rps"] / nginx["rps"]:.2f} | {pt["rps"] / r["rps"]:.2f} | {cpu_text} | {rss_text} |')
+
+# Issue 16's table: every row from this one run.
+issue = {}
+print()
+print("### Issue 16 goals, this run")
+print()
+print("| row | measured | CPU µs/req | goal | met |")
+print("|---|---|---|---|---|")
+
+
+def goal_row(label, value, cpu, goal, ok):
+    issue[label] = dict(value=value, cpu_us_per_req=cpu, goal=goal, met=ok)
+    print(f"| {label} | {value} | {cpu} | {goal} | {'yes' if ok else 'no'} |")
+
+
+def cpu_of(name):
+    return f'{per_request(rows[name], "cpu_s", 1e6):.0f}' if name in rows else "-"
+
+
+for name, label, goal in (("sidecar-passthrough", "pass-through", 0.9), ("everything-on-memory", "everything on, memory", 0.75),
+                          ("everything-on-redis", "everything on, Redis", 0.6)):
+    if name in rows:
+        x = rows[name]["rps"] / yarp["rps"]
+        goal_row(f"{label}, × plain YARP", f"{x:.2f}×", cpu_of(name), f"≥ {goal}×", x >= goal)
+if "redaction-on-64kb" in rows:
+    x = rows["redaction-on-64kb"]["rps"] / rows["redaction-off-64kb"]["rps"]
+    goal_row("redaction on, 64 KB prompt, × redaction off", f"{x:.2f}×", f'{cpu_of("redaction-on-64kb")} (off: {cpu_of("redaction-off-64kb")})', "≥ 0.8×", x >= 0.8)
+for mode, label in (("sidecar-passthrough", "pass-through"), ("everything-on-memory", "everything on, memory"), ("everything-on-redis", "everything on, Redis")):
+    if mode in latency:
+        a = latency[mode]
+        goal_row(f"added latency at half load, {label}", f"p50 {a['added_p50']:+.2f} ms, p99 {a['added_p99']:+.2f} ms (at {a['rate']:.0f} req/s)", "-", "p50 ≤ 0.3 ms, p99 ≤ 1 ms",
+                 a["added_p50"] <= 0.3 and a["added_p99"] <= 1)
+if stream:
+    d = stream["ttfb_p99"] - stream["base_ttfb_p99"]
+    goal_row("added time to first token, p99", f"{d:+.2f} ms", "-", "≤ 1 ms", d <= 1)
+repeats = [loops[n]["p99_ms"] for n in ("direct@passthrough", "direct@passthrough#2", "direct@passthrough#3") if n in loops]
+if repeats:
+    issue["baseline_p99_repeats_ms"] = repeats
+    print(f"| direct baseline's own p99 across {len(repeats)} repeats (same rate) | {min(repeats):.2f}–{max(repeats):.2f} ms (spread {max(repeats) - min(repeats):.2f} ms) | - | an added p99 inside this spread is noise | - |")
+everything_peak = max((rows[n]["peak_rss_kb"] for n in ("everything-on-memory", "everything-on-redis") if n in rows), default=0)
+goal_row("idle RSS", f"{idle_rss / 1024:.0f} MB (plain YARP {yarp_idle_rss / 1024:.0f} MB)", "-", "≤ 40 MB (AOT build)", idle_rss / 1024 <= 40)
+if everything_peak:
+    goal_row("RSS under the everything-on load (peak)", f"{everything_peak / 1024:.0f} MB", "-", "≤ 90 MB (AOT build)", everything_peak / 1024 <= 90)
+out["issue16"] = issue
+
 trips = evals / 200  # run.sh counts Redis scripts over exactly 200 sequential requests
 out["redis_scripts_per_request"] = trips
 loaded_evals, loaded_requests = (int(v) for v in open(os.path.join(out_dir, "redis-loaded.txt")).read().split())

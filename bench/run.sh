@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks the sidecar against a direct call and against nginx as a reverse proxy, in ONE run on this machine,
+# Benchmarks the sidecar against a direct call and against nginx, HAProxy and Caddy as reverse proxies (Debian's
+# packages), in ONE run on this machine,
 # and reports ratios (absolute numbers on shared machines are noise). Throughput with wrk (closed loop, saturated);
 # latency at 50 % of each mode's max and time to first token with bench/openloop (open loop at a fixed rate, so no
 # coordinated omission). Modes: pass-through; limits in memory; limits in Redis; cache hit in memory / Redis;
@@ -32,7 +33,7 @@ require_tools "${BENCH_TOOLS[@]}"
 
 out="$root/bench/out"; rm -rf "$out"; mkdir -p "$out/tmp"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-upstream=$(free_port); nginxproxy=$(free_port); redis=$(free_port)
+upstream=$(free_port); nginxproxy=$(free_port); haproxyport=$(free_port); caddyport=$(free_port); redis=$(free_port)
 pids=()
 # SIGCONT first: a Redis left frozen (the frozen-Redis mode) would not act on SIGTERM.
 cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -40,6 +41,10 @@ trap cleanup EXIT
 
 sed -e "s#__DIR__#$out#g" -e "s#__UPSTREAM__#$upstream#g" -e "s#__NGINXPROXY__#$nginxproxy#g" bench/nginx.conf.template > "$out/nginx.conf"
 nginx -c "$out/nginx.conf" & pids+=($!)
+sed -e "s#__DIR__#$out#g" -e "s#__UPSTREAM__#$upstream#g" -e "s#__HAPROXY__#$haproxyport#g" bench/haproxy.cfg.template > "$out/haproxy.cfg"
+haproxy -db -f "$out/haproxy.cfg" >"$out/haproxy.log" 2>&1 & haproxy_pid=$!; pids+=("$haproxy_pid")
+sed -e "s#__UPSTREAM__#$upstream#g" -e "s#__CADDY__#$caddyport#g" bench/Caddyfile.template > "$out/Caddyfile"
+XDG_DATA_HOME="$out/caddy" XDG_CONFIG_HOME="$out/caddy" caddy run --config "$out/Caddyfile" --adapter caddyfile >"$out/caddy.log" 2>&1 & caddy_pid=$!; pids+=("$caddy_pid")
 redis-server --port "$redis" --bind 127.0.0.1 --save "" --appendonly no --loglevel warning & redis_pid=$!; pids+=("$redis_pid")
 
 echo "bench: publishing the sidecar (Release, as the Dockerfile does) and the fake streaming upstream"
@@ -136,6 +141,9 @@ ramp() {
 : > "$out/ramp.txt"
 run direct "http://127.0.0.1:$upstream/v1/chat/completions"
 run nginx-proxy "http://127.0.0.1:$nginxproxy/v1/chat/completions"
+wait_for "http://127.0.0.1:$haproxyport/"; wait_for "http://127.0.0.1:$caddyport/"
+run haproxy-proxy "http://127.0.0.1:$haproxyport/v1/chat/completions" "$haproxy_pid"
+run caddy-proxy "http://127.0.0.1:$caddyport/v1/chat/completions" "$caddy_pid"
 py=$(free_port)
 DOTNET_gcServer=0 DOTNET_TC_CallCountingDelayMs=0 dotnet "$out/plain-yarp/InferenceSidecar.Bench.PlainYarp.dll" "$py" "http://127.0.0.1:$upstream/" >"$out/plain-yarp.log" 2>&1 & pid=$!; pids+=("$pid")
 wait_for "http://127.0.0.1:$py/"; sleep 1; yarp_idle_rss=$(rss_of "$pid" VmRSS)
@@ -150,6 +158,10 @@ run sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$pid"
 rate=$(half_rate sidecar-passthrough)
 openloop direct@passthrough "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body.json"
 openloop sidecar-passthrough "http://127.0.0.1:$p1/openai/v1/chat/completions" "$rate" -body "$out/body.json"
+# The direct baseline twice more at the same rate: its own p99 spread says how much of an added p99 is noise (the
+# open-loop generator shares the cores).
+openloop direct@passthrough#2 "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body.json"
+openloop direct@passthrough#3 "http://127.0.0.1:$upstream/v1/chat/completions" "$rate" -body "$out/body.json"
 kill "$pid"
 # The same start with the runtime's default tiering delay (100 ms), for the ramp comparison.
 p1=$(free_port); m1=$(free_port); pid=$(start_sidecar "$p1" "$m1" "${no_limits[@]}" DOTNET_TC_CallCountingDelayMs=100); pids+=("$pid")

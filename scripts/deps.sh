@@ -39,7 +39,7 @@ TEST_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus 
 # shellcheck disable=SC2034
 PUBLISH_CHECK_TOOLS=(python3:python3 curl:curl setpriv:util-linux)
 # shellcheck disable=SC2034
-BENCH_TOOLS=(nginx:nginx wrk:wrk redis-server:redis-server redis-cli:redis-tools go:golang-go python3:python3 curl:curl)
+BENCH_TOOLS=(nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk redis-server:redis-server redis-cli:redis-tools go:golang-go python3:python3 curl:curl)
 # shellcheck disable=SC2034
 CHART_TOOLS=(go:golang-go /usr/share/gocode/src/github.com/Masterminds/sprig:golang-github-masterminds-sprig-dev
   /usr/share/gocode/src/gopkg.in/yaml.v3:golang-gopkg-yaml.v3-dev promtool:prometheus python3:python3

@@ -10,9 +10,8 @@ namespace InferenceSidecar.Logging;
 /// and one log line — request id, trace id, route, model, user, status, upstream status, duration, time to first token,
 /// tokens in/out, cost, cache result and limit decision. Headers and bodies are never logged.
 /// </summary>
-internal sealed partial class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, SidecarMetrics metrics, ModelLabels models, ILoggerFactory loggers)
+internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, SidecarMetrics metrics, ModelLabels models, RequestLog log, TimeProvider time)
 {
-    private readonly ILogger _logger = loggers.CreateLogger("InferenceSidecar.Requests");
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -41,15 +40,21 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, Listene
         var seconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
         metrics.Request(route, models.For(feature?.Model), status, seconds, ttft);
 
-        if (_logger.IsEnabled(LogLevel.Information))
+        if (log.IsEnabled)
         {
+            // Values only: the writer thread formats the path, the trace id and the event (see RequestLog).
             var usage = feature?.Accounted;
-            LogRequest(
-                _logger,
+            var activity = Activity.Current;
+            log.Write(new RequestLogEntry(
+                time.GetUtcNow(),
+                activity?.TraceId ?? default,
+                activity?.SpanId ?? default,
                 context.TraceIdentifier,
-                Activity.Current?.TraceId.ToString() ?? "-",
+                context.Connection.Id,
                 route,
-                Security.QueryRedaction.PathAndQuery(context.Request),
+                context.Request.PathBase,
+                context.Request.Path,
+                context.Request.QueryString,
                 feature?.Model ?? "-",
                 feature?.UserId ?? "-",
                 status,
@@ -60,13 +65,7 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, Listene
                 usage?.OutputTokens ?? 0,
                 Math.Round(usage?.CostUsd ?? 0, 8),
                 feature?.CacheResult ?? "-",
-                feature?.LimitOutcome ?? "-");
+                feature?.LimitOutcome ?? "-"));
         }
     }
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "{RequestId} trace={TraceId} {Route} {Path} {Model} user={User} status={Status} upstream={UpstreamStatus} {DurationMs} ms ttft={TtftMs} ms tokens={InputTokens}/{OutputTokens} cost={CostUsd} cache={Cache} limit={Limit}")]
-    private static partial void LogRequest(
-        ILogger logger, string requestId, string traceId, string route, string path, string model, string user, int status, int upstreamStatus, double durationMs,
-        double? ttftMs, long inputTokens, long outputTokens, double costUsd, string cache, string limit);
 }

@@ -39,7 +39,9 @@ internal static class SidecarLogging
 
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Trace); // Serilog's MinimumLevel decides.
-        builder.Logging.AddSerilog(configuration.CreateLogger(), dispose: true);
+        var logger = configuration.CreateLogger();
+        builder.Logging.AddSerilog(logger, dispose: true);
+        builder.Services.AddSingleton(_ => new RequestLog(logger)); // created after the logger provider, so disposed (drained) before it
         return builder;
     }
 

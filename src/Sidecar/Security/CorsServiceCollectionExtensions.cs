@@ -8,6 +8,9 @@ internal static class CorsServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSidecarCors(this IServiceCollection services, IConfiguration configuration)
     {
+        // ASP.NET Core registers the policy provider as transient, and the CORS middleware takes it as an Invoke
+        // parameter: one provider allocated per request, CORS or not. It holds nothing but the options: one will do.
+        services.AddSingleton<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, Microsoft.AspNetCore.Cors.Infrastructure.DefaultCorsPolicyProvider>();
         services.AddCors(cors =>
         {
             foreach (var policy in configuration.GetSection("Sidecar:Cors").GetChildren())

@@ -8,6 +8,9 @@ namespace InferenceSidecar.Transforms.Redaction;
 /// and secret keys, GitHub, Slack and Stripe live tokens, PEM private keys, JWTs (header decoded), passwords in
 /// connection strings and URLs, card numbers (Luhn). Personal data (off by default): e-mail, phone, IBAN (mod 97).
 /// Order matters: specific patterns run before general ones (Anthropic's <c>sk-ant-</c> before OpenAI's <c>sk-</c>).
+/// Each names its anchor (see <see cref="Anchor"/>): the literal every match starts with, or for the bounded ones the
+/// literal or digit run every match holds near its start, with the longest match (the lengths follow from the patterns'
+/// quantifiers; a pattern changed here must have its anchor checked again, and the fast/slow property tests do so).
 /// </summary>
 internal static partial class DetectorCatalog
 {
@@ -15,26 +18,26 @@ internal static partial class DetectorCatalog
 
     public static IReadOnlyList<Detector> Secrets { get; } =
     [
-        new("private_key", PrivateKey()),
-        new("anthropic_key", AnthropicKey()),
-        new("openai_key", OpenAIKey()),
-        new("google_api_key", GoogleKey()),
-        new("aws_access_key_id", AwsAccessKeyId()),
-        new("aws_secret_access_key", AwsSecretKey()),
-        new("github_token", GitHubToken()),
-        new("slack_token", SlackToken()),
-        new("stripe_live_key", StripeLiveKey()),
-        new("jwt", Jwt(), IsJwt),
-        new("url_password", UrlPassword()),
-        new("connection_string_password", ConnectionStringPassword()),
-        new("credit_card", CardNumber(), PassesLuhn),
+        new("private_key", PrivateKey(), null, Anchor.StartsWith("-----BEGIN ")),
+        new("anthropic_key", AnthropicKey(), null, Anchor.StartsWith("sk-ant-")),
+        new("openai_key", OpenAIKey(), null, Anchor.StartsWith("sk-")),
+        new("google_api_key", GoogleKey(), null, Anchor.StartsWith("AIza")),
+        new("aws_access_key_id", AwsAccessKeyId(), null, Anchor.StartsWith("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")),
+        new("aws_secret_access_key", AwsSecretKey(), null, Anchor.StartsWith("aws")),
+        new("github_token", GitHubToken(), null, Anchor.StartsWith("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+        new("slack_token", SlackToken(), null, Anchor.StartsWith("xox")),
+        new("stripe_live_key", StripeLiveKey(), null, Anchor.StartsWith("sk_live_", "rk_live_")),
+        new("jwt", Jwt(), IsJwt, Anchor.StartsWith("eyJ")),
+        new("url_password", UrlPassword(), null, Anchor.Contains(lead: 21, span: 410, UserInfoFollows, "://")),
+        new("connection_string_password", ConnectionStringPassword(), null, Anchor.StartsWith("password", "pwd")),
+        new("credit_card", CardNumber(), PassesLuhn, Anchor.DigitRun(minRun: 4, lead: 0, span: 19, minDigits: 15)),
     ];
 
     public static IReadOnlyList<Detector> PersonalData { get; } =
     [
-        new("email", Email()),
-        new("iban", Iban(), IsIban),
-        new("phone", Phone(), IsPhone),
+        new("email", Email(), null, Anchor.Contains(lead: 64, span: 343, "@")),
+        new("iban", Iban(), IsIban, Anchor.DigitRun(minRun: 2, lead: 2, span: 44, minDigits: 2, lettersBefore: 2)),
+        new("phone", Phone(), IsPhone, Anchor.DigitRun(minRun: 1, lead: 1, span: 21, minDigits: 9)),
     ];
 
     [GeneratedRegex(@"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", RegexOptions.None, TimeoutMs)]
@@ -89,17 +92,17 @@ internal static partial class DetectorCatalog
     /// <summary>Luhn checksum over 13–19 digits.</summary>
     public static bool PassesLuhn(string text)
     {
-        var digits = text.Where(char.IsAsciiDigit).Select(c => c - '0').ToArray();
-        if (digits.Length is < 13 or > 19)
+        int count = 0, sum = 0;
+        for (var i = text.Length - 1; i >= 0; i--)
         {
-            return false;
-        }
+            var c = text[i];
+            if (!char.IsAsciiDigit(c))
+            {
+                continue;
+            }
 
-        var sum = 0;
-        for (var i = 0; i < digits.Length; i++)
-        {
-            var d = digits[digits.Length - 1 - i];
-            if (i % 2 == 1)
+            var d = c - '0';
+            if (count++ % 2 == 1)
             {
                 d *= 2;
                 if (d > 9)
@@ -111,7 +114,7 @@ internal static partial class DetectorCatalog
             sum += d;
         }
 
-        return sum % 10 == 0;
+        return count is >= 13 and <= 19 && sum % 10 == 0;
     }
 
     /// <summary>A JWT's first segment must decode to a JSON object with an <c>alg</c>.</summary>
@@ -153,6 +156,30 @@ internal static partial class DetectorCatalog
         }
 
         return remainder == 1;
+    }
+
+    /// <summary>
+    /// After a URL's <c>://</c>, <see cref="UrlPassword"/> needs 1–128 characters other than <c>/ : @ " '</c> and
+    /// whitespace, then a <c>:</c>: the first of those characters must be that colon (most URLs reach a <c>/</c> first).
+    /// </summary>
+    private static bool UserInfoFollows(ReadOnlySpan<char> text, int at)
+    {
+        var start = at + 3;
+        for (var i = start; i < text.Length && i <= start + 128; i++)
+        {
+            var c = text[i];
+            if (c == ':')
+            {
+                return i > start;
+            }
+
+            if (c is '/' or '@' or '"' or '\'' || char.IsWhiteSpace(c))
+            {
+                return false;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsPhone(string text) => text.Count(char.IsAsciiDigit) is >= 8 and <= 15;

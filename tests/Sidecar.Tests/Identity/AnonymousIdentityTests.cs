@@ -20,6 +20,8 @@ public sealed class AnonymousIdentityTests
 
         Assert.Equal(200, anonymous);
         Assert.Equal(200, named);
+        // The request line is written after the pipeline ends, by the request log's writer thread: wait for the second.
+        await sidecar.Logs.WaitForAsync(e => e.Properties.TryGetValue("User", out var user) && user.ToString() == "\"carol\"");
         var users = sidecar.Logs.Events.Where(e => e.MessageTemplate.Text.Contains("user=", StringComparison.Ordinal)).Select(e => e.Properties["User"].ToString()).ToArray();
         Assert.Equal(["\"anonymous\"", "\"carol\""], users);
         Assert.All(fake.Received, r => Assert.Null(r.Header("X-Tenant-User")));

@@ -44,6 +44,7 @@ public sealed class ClientKeyTests : IAsyncLifetime
 
         Assert.Equal(200, status);
         Assert.Equal("Bearer " + _keys.OpenAIKey, Assert.Single(_fake.Received).Header("Authorization"));
+        await _sidecar.Logs.WaitForAsync(e => e.Properties.TryGetValue("User", out var user) && user.ToString() == "\"team-a\""); // written after the pipeline ends
         var line = _sidecar.Logs.Events.Last(e => e.MessageTemplate.Text.Contains("user=", StringComparison.Ordinal)).RenderMessage();
         Assert.Contains("user=\"team-a\"", line, StringComparison.Ordinal);
     }
@@ -57,6 +58,7 @@ public sealed class ClientKeyTests : IAsyncLifetime
 
         Assert.Equal(200, status);
         Assert.Equal(_keys.AnthropicKey, Assert.Single(_fake.Received).Header("x-api-key"));
+        await _sidecar.Logs.WaitForAsync(e => e.Properties.TryGetValue("User", out var user) && user.ToString() == "\"team-b\""); // written after the pipeline ends
         var line = _sidecar.Logs.Events.Last(e => e.MessageTemplate.Text.Contains("user=", StringComparison.Ordinal)).RenderMessage();
         Assert.Contains("user=\"team-b\"", line, StringComparison.Ordinal);
     }

@@ -53,6 +53,9 @@ public sealed class SecretsNeverLoggedTests
         await Http.SendAsync(sidecar.Client, Http.Post($"openai/v1/chat/completions?api-key={QuerySentinel}&alt=json", Http.ChatBody, auth));
         await Http.SendAsync(sidecar.Client, Http.Post($"nowhere?key={QuerySentinel}", Http.ChatBody, auth));
 
+        // The last request's line (written after its pipeline ends, by the request log's writer thread) is in too.
+        await sidecar.Logs.WaitForAsync(e => e.Properties.TryGetValue("Path", out var path) && path.ToString().Contains("nowhere", StringComparison.Ordinal));
+
         // Assert: the run really was verbose and really forwarded the sentinels...
         Assert.True(sidecar.Logs.Lines.Count > 40, $"expected verbose logging, got {sidecar.Logs.Lines.Count} lines");
         Assert.Contains(sidecar.Logs.Events, e => e.Level == Serilog.Events.LogEventLevel.Verbose);
