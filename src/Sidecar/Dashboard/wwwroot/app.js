@@ -216,9 +216,9 @@
         catch (e) { say("Reset failed: " + e.message); }
         await loadClusters();
       });
-      return [c.id, c.provider, { text: `${c.available_destinations}/${c.destinations.length}`, cls: "num" },
-        c.destinations.map((d) => `${d.id}: ${d.active} / ${d.passive}`).join(", "),
-        { text: open ? "open" : "closed", cls: open ? "state-open" : "state-closed" }, button];
+      return [c.id, { text: open ? "open" : "closed", cls: open ? "state-open" : "state-closed" }, button, c.provider,
+        { text: `${c.available_destinations}/${c.destinations.length}`, cls: "num" },
+        c.destinations.map((d) => `${d.id}: ${d.active} / ${d.passive}`).join(", ")];
     }), "No clusters.");
   }
 
