@@ -64,6 +64,8 @@ stream_port=$(free_port)
 wait_for() { for _ in $(seq 1 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 never answered" >&2; return 1; }
 wait_for "http://127.0.0.1:$upstream/"
 
+# program DIR: the command that runs the build in DIR (the native executable, or the JIT build's dll; docs/aot.md).
+program() { if [ -f "$1/InferenceSidecar.dll" ]; then echo "dotnet $1/InferenceSidecar.dll"; else echo "$1/InferenceSidecar"; fi; }
 # Starts the sidecar with extra environment ($@), prints its pid. SIDECAR_DIR picks another build (the --before one).
 start_sidecar() {
   local port=$1 mport=$2; shift 2
@@ -73,7 +75,7 @@ start_sidecar() {
     ReverseProxy__Clusters__openai__Metadata__ApiKey=none \
     Serilog__MinimumLevel__Default=Warning \
     DOTNET_gcServer=0 DOTNET_EnableDiagnostics=0 DOTNET_TC_CallCountingDelayMs=0 ${BENCH_SIDECAR_ENV:-} \
-    "$@" dotnet "${SIDECAR_DIR:-$out/sidecar}/InferenceSidecar.dll" >"$out/sidecar-$port.log" 2>&1 &
+    "$@" $(program "${SIDECAR_DIR:-$out/sidecar}") >"$out/sidecar-$port.log" 2>&1 &
   echo $!
 }
 # Each mode turns on one feature; redaction (on by default) is off unless measured.

@@ -36,10 +36,13 @@ require_tools() {
 # What each script calls, as COMMAND:PACKAGE (scripts/test.sh installs the union up front).
 # shellcheck disable=SC2034
 TEST_TOOLS=(redis-server:redis-server promtool:prometheus prometheus:prometheus python3:python3 curl:curl chromium:chromium)
+# The NativeAOT publish (scripts/publish.sh aot): ILCompiler links with clang and needs zlib's headers and library.
 # shellcheck disable=SC2034
-PUBLISH_CHECK_TOOLS=(python3:python3 curl:curl setpriv:util-linux)
+AOT_TOOLS=(clang:clang /usr/include/zlib.h:zlib1g-dev)
 # shellcheck disable=SC2034
-BENCH_TOOLS=(nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk redis-server:redis-server redis-cli:redis-tools go:golang-go python3:python3 curl:curl)
+PUBLISH_CHECK_TOOLS=(python3:python3 curl:curl setpriv:util-linux "${AOT_TOOLS[@]}")
+# shellcheck disable=SC2034
+BENCH_TOOLS=(nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk redis-server:redis-server redis-cli:redis-tools go:golang-go python3:python3 curl:curl "${AOT_TOOLS[@]}")
 # shellcheck disable=SC2034
 CHART_TOOLS=(go:golang-go /usr/share/gocode/src/github.com/Masterminds/sprig:golang-github-masterminds-sprig-dev
   /usr/share/gocode/src/gopkg.in/yaml.v3:golang-gopkg-yaml.v3-dev promtool:prometheus python3:python3

@@ -88,7 +88,7 @@ The sidecar container. In sidecar mode, add it to your pod's containers:
 */}}
 {{- define "inference-sidecar.container" -}}
 - name: inference-sidecar
-  image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+  image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{ if eq (.Values.image.build | default "aot") "jit" }}-jit{{ end }}"
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   ports:
     - name: proxy

@@ -6,6 +6,7 @@ using InferenceSidecar.Hosting;
 using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Redis;
 using InferenceSidecar.Resilience;
+using InferenceSidecar.Serialization;
 using InferenceSidecar.Transforms.Caching;
 using InferenceSidecar.Transforms.Errors;
 using InferenceSidecar.Transforms.Providers;
@@ -106,7 +107,7 @@ internal static class AdminEndpoints
             }).ToList(),
             ["limit"] = limit,
             ["next_cursor"] = page.Next is { } next ? UsagePage.EncodeCursor(next) : null,
-        });
+        }, SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     /// <summary><c>GET /admin/limits/{user}[?model=…]</c>: the same status <c>/sidecar/v1/limits</c> gives that user, read without spending.</summary>
@@ -127,7 +128,7 @@ internal static class AdminEndpoints
             return await ErrorAsync(context, 503, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
         }
 
-        return Results.Json(status);
+        return Results.Json(status, SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     /// <summary><c>DELETE /admin/cache[?route=…][&amp;user=…]</c>: clears all cached responses, a route's, or a user's.</summary>
@@ -147,15 +148,15 @@ internal static class AdminEndpoints
         }
 
         audit.Write(context, "cache.clear", Target(route, user), $"removed={removed}");
-        return Results.Json(new Dictionary<string, long> { ["removed"] = removed });
+        return Results.Json(new Dictionary<string, long> { ["removed"] = removed }, SidecarJsonContext.Default.DictionaryStringInt64);
     }
 
     /// <summary><c>GET /admin/clusters</c>: each cluster's destinations and their active and passive health (open circuits show as passive Unhealthy).</summary>
     private static IResult Clusters(IProxyStateLookup proxy) =>
-        Results.Json(new Dictionary<string, object>
+        Results.Json(new Dictionary<string, object?>
         {
             ["clusters"] = proxy.GetClusters().OrderBy(c => c.ClusterId, StringComparer.Ordinal).Select(Describe).ToList(),
-        });
+        }, SidecarJsonContext.Default.DictionaryStringObject);
 
     /// <summary><c>POST /admin/clusters/{id}/reset</c>: closes the cluster's circuits now (passive health back to Unknown, failure counts cleared).</summary>
     private static async Task<IResult> ResetCluster(HttpContext context, string id, IProxyStateLookup proxy, IClusterDestinationsUpdater updater, ConsecutiveFailuresPolicy policy, Audit.AdminAudit audit)
@@ -174,7 +175,7 @@ internal static class AdminEndpoints
 
         updater.UpdateAvailableDestinations(cluster);
         audit.Write(context, "circuit.reset", "cluster=" + id, "reset");
-        return Results.Json(Describe(cluster));
+        return Results.Json(Describe(cluster), SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     private static Dictionary<string, object?> Describe(ClusterState cluster)

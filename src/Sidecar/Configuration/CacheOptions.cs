@@ -19,6 +19,6 @@ internal sealed class CacheOptions
     public bool HitsSpendTokens { get; set; }
 
     /// <summary>Timeout of each Redis cache call; on timeout the request is a miss.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:Cache:RedisTimeout must be between 1 ms and 10 s.")]
+    [TimeSpanRange("00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:Cache:RedisTimeout must be between 1 ms and 10 s.")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
 }

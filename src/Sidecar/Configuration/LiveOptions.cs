@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 
 namespace InferenceSidecar.Configuration;
@@ -6,7 +7,7 @@ namespace InferenceSidecar.Configuration;
 /// The current, validated value of an options type that changes without a restart. A reload that fails validation
 /// is logged with the offending keys and ignored: the last good value keeps serving.
 /// </summary>
-internal sealed partial class LiveOptions<T> : IDisposable
+internal sealed partial class LiveOptions<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] T> : IDisposable
     where T : class
 {
     /// <summary>Name of the unvalidated options instance this class watches.</summary>

@@ -42,6 +42,6 @@ internal sealed class RateLimitOptions
     public LimitQueueOptions Queue { get; set; } = new();
 
     /// <summary>Timeout of each Redis call on the request path.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]
+    [TimeSpanRange("00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 }

@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
@@ -125,12 +127,36 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
     [GeneratedRegex("^[a-z0-9_]{1,40}$")]
     private static partial Regex DetectorName();
 
-    private static void Annotate(object instance, List<string> errors, string prefix = "")
+    /// <summary>
+    /// The data annotations on <typeparamref name="T"/>'s public properties, each message prefixed, as
+    /// <c>Validator.TryValidateObject(validateAllProperties: true)</c> reported them. That method discovers the type at
+    /// run time and is not trim-safe (IL2026); here the type is static and its properties are kept for reflection
+    /// (<see cref="DynamicallyAccessedMembersAttribute"/>), so the NativeAOT build validates exactly as the JIT build.
+    /// A failed <see cref="RequiredAttribute"/> hides the property's other failures, as there.
+    /// </summary>
+    private static void Annotate<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(T instance, List<string> errors, string prefix = "")
+        where T : class
     {
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(instance, new ValidationContext(instance), results, validateAllProperties: true))
+        foreach (var property in typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
-            errors.AddRange(results.Select(r => prefix + (r.ErrorMessage ?? "Invalid Sidecar configuration.")));
+            var attributes = property.GetCustomAttributes<ValidationAttribute>(inherit: true).OrderBy(a => a is RequiredAttribute ? 0 : 1).ToList();
+            if (attributes.Count == 0)
+            {
+                continue;
+            }
+
+            var value = property.GetValue(instance);
+            foreach (var attribute in attributes)
+            {
+                if (!attribute.IsValid(value))
+                {
+                    errors.Add(prefix + attribute.FormatErrorMessage(property.Name));
+                    if (attribute is RequiredAttribute)
+                    {
+                        break;
+                    }
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ internal sealed class UsageOptions
     public int RetentionDays { get; set; } = 35;
 
     /// <summary>With Redis, how often this replica adds what it counted to the shared totals (one pipelined batch).</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00", ErrorMessage = "Sidecar:Usage:FlushInterval must be between 10 ms and 10 min.")]
+    [TimeSpanRange("00:00:00.010", "00:10:00", ErrorMessage = "Sidecar:Usage:FlushInterval must be between 10 ms and 10 min.")]
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Distinct (day, user, model) rows kept in memory at most; past it new rows count under user <c>other</c>.</summary>

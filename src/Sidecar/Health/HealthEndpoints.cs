@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InferenceSidecar.Hosting;
+using InferenceSidecar.Serialization;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -43,7 +44,7 @@ internal static class HealthEndpoints
         var components = report.Entries.ToDictionary(
             e => e.Key,
             e => new Dictionary<string, string?> { ["status"] = e.Value.Status.ToString(), ["description"] = e.Value.Description });
-        var payload = new Dictionary<string, object> { ["status"] = report.Status.ToString(), ["components"] = components };
-        return JsonSerializer.SerializeAsync(context.Response.Body, payload, cancellationToken: context.RequestAborted);
+        var payload = new Dictionary<string, object?> { ["status"] = report.Status.ToString(), ["components"] = components };
+        return JsonSerializer.SerializeAsync(context.Response.Body, payload, SidecarJsonContext.Default.DictionaryStringObject, cancellationToken: context.RequestAborted);
     }
 }

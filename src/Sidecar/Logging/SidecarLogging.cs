@@ -15,14 +15,14 @@ internal static class SidecarLogging
     /// <c>@m</c>) on stdout in Production, written by <see cref="StdoutSink"/>; readable text via Serilog's console sink
     /// in Development. Both sit behind Serilog.Sinks.Async's queue (<see cref="Queued"/>), so no request thread formats
     /// or writes a line, and a full queue blocks rather than drops. Query-string values are removed from every event
-    /// first (<see cref="Security.QueryRedaction"/>). Levels come from the <c>Serilog:MinimumLevel</c> section.
+    /// first (<see cref="Security.QueryRedaction"/>). Levels come from the <c>Serilog:MinimumLevel</c> section (<see cref="LogLevels"/>).
     /// <paramref name="extra"/> lets tests add a sink.
     /// </summary>
     public static WebApplicationBuilder AddSidecarLogging(this WebApplicationBuilder builder, Action<LoggerConfiguration>? extra = null)
     {
         var development = builder.Environment.IsDevelopment();
         var configuration = new LoggerConfiguration()
-            .ReadFrom.Configuration(builder.Configuration)
+            .ConfigureLevels(builder.Configuration) // in code: Serilog's configuration reader is not AOT-safe (LogLevels)
             .Enrich.FromLogContext()
             .Enrich.With(Security.QueryRedaction.Enricher); // query values never reach a log line, at any level
         if (development)

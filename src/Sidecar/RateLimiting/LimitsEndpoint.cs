@@ -3,6 +3,7 @@ using InferenceSidecar.Configuration;
 using InferenceSidecar.Errors;
 using InferenceSidecar.Hosting;
 using InferenceSidecar.Identity;
+using InferenceSidecar.Serialization;
 using InferenceSidecar.Transforms.Errors;
 
 namespace InferenceSidecar.RateLimiting;
@@ -39,7 +40,7 @@ internal static class LimitsEndpoint
         }
 
         context.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(context.Response.Body, status, cancellationToken: context.RequestAborted);
+        await JsonSerializer.SerializeAsync(context.Response.Body, status, SidecarJsonContext.Default.DictionaryStringObject, cancellationToken: context.RequestAborted);
     }
 
     /// <summary>
