@@ -10,13 +10,13 @@ namespace InferenceSidecar.Logging;
 /// and one log line — request id, trace id, route, model, user, status, upstream status, duration, time to first token,
 /// tokens in/out, cost, cache result and limit decision. Headers and bodies are never logged.
 /// </summary>
-internal sealed partial class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, SidecarMetrics metrics, ModelLabels models, ILoggerFactory loggers)
+internal sealed partial class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, SidecarMetrics metrics, ModelLabels models, ILoggerFactory loggers, TimeProvider time)
 {
     private readonly ILogger _logger = loggers.CreateLogger("InferenceSidecar.Requests");
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var start = Stopwatch.GetTimestamp();
+        var start = time.GetTimestamp();
         try
         {
             await next(context);
@@ -32,13 +32,13 @@ internal sealed partial class RequestLogMiddleware(RequestDelegate next, Listene
 
     private void Finish(HttpContext context, long start)
     {
-        var end = Stopwatch.GetTimestamp();
+        var end = time.GetTimestamp();
         var feature = context.Features.Get<SidecarRequestFeature>();
         var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
         var route = feature?.RouteId ?? "none";
         var first = feature?.Usage?.FirstWriteTimestamp ?? 0;
-        double? ttft = first > start ? Stopwatch.GetElapsedTime(start, first).TotalSeconds : null;
-        var seconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
+        double? ttft = first > start ? time.GetElapsedTime(start, first).TotalSeconds : null;
+        var seconds = time.GetElapsedTime(start, end).TotalSeconds;
         metrics.Request(route, models.For(feature?.Model), status, seconds, ttft);
 
         if (_logger.IsEnabled(LogLevel.Information))
