@@ -53,7 +53,7 @@ public sealed class FakeProviderServer : IAsyncDisposable
             // Read the path now: the abort callbacks can run after the handler has ended and Kestrel has recycled the
             // context, when touching context.Request throws inside the callback and the abort would go unrecorded.
             var path = context.Request.Path.Value ?? string.Empty;
-            context.RequestAborted.Register(() => server?.Aborted.Enqueue((path, DateTimeOffset.UtcNow)));
+            context.RequestAborted.Register(() => server?.Aborted.Enqueue((path, TimeProvider.System.GetUtcNow())));
             await next(context);
         });
         await app.StartAsync();

@@ -9,7 +9,7 @@ namespace InferenceSidecar.Configuration;
 internal sealed class LimitQueueOptions
 {
     /// <summary>The longest a request may wait for capacity; <c>0</c> (the default) turns waiting off.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Sidecar:RateLimits:Queue:MaxWait must be between 0 and 10 minutes.")]
+    [TimeSpanRange("00:00:00", "00:10:00", ErrorMessage = "Sidecar:RateLimits:Queue:MaxWait must be between 0 and 10 minutes.")]
     public TimeSpan MaxWait { get; set; }
 
     /// <summary>Requests waiting at once on this replica, across users; one more gets 429 at once.</summary>

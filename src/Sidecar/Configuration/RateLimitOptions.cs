@@ -39,6 +39,7 @@ internal sealed class RateLimitOptions
     public int MaxLocalBuckets { get; set; } = RateLimiting.MemoryRateLimitStore.DefaultMaxEntries;
 
     /// <summary>Waiting for capacity instead of an immediate 429 (off by default).</summary>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public LimitQueueOptions Queue { get; set; } = new();
 
     /// <summary>Timeout of each Redis call on the request path.</summary>

@@ -7,6 +7,7 @@ internal sealed class SidecarOptions
 {
     public const string Section = "Sidecar";
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public IdentityOptions Identity { get; set; } = new();
 
     /// <summary>Client keys; when any is configured every request must present one and <c>X-User-Id</c> is ignored.</summary>
@@ -21,13 +22,16 @@ internal sealed class SidecarOptions
     [Range(0, 1_000_000, ErrorMessage = "Sidecar:MaxConcurrentRequests must be between 0 and 1000000.")]
     public int MaxConcurrentRequests { get; set; } = 1000;
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public RateLimitOptions RateLimits { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public CacheOptions Cache { get; set; } = new();
 
     public RedactionOptions Redaction { get; set; } = new();
 
     /// <summary>Threat-aware scaling of a user's limits (off by default). See docs/threat.md.</summary>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public ThreatOptions Threat { get; set; } = new();
 
     /// <summary>Prompt-guard policies that routes name in their metadata. See docs/threat.md.</summary>
@@ -35,6 +39,7 @@ internal sealed class SidecarOptions
 
     public AdminOptions Admin { get; set; } = new();
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public UsageOptions Usage { get; set; } = new();
 
     /// <summary>Prices over the built-in catalogue, and the policy for unpriced models.</summary>

@@ -1,14 +1,28 @@
-using System.ComponentModel.DataAnnotations;
-using System.Diagnostics.CodeAnalysis;
-using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace InferenceSidecar.Configuration;
 
 /// <summary>
-/// Validates <see cref="SidecarOptions"/> recursively (data annotations on every nested object) plus the rules
-/// annotations cannot say. Messages name the configuration key, never a value that could be a secret.
+/// The data annotations of <see cref="SidecarOptions"/> and its nested sections (<c>[ValidateObjectMembers]</c>), checked
+/// by code the options source generator writes at build time (no reflection). Messages name the configuration key.
+/// </summary>
+[OptionsValidator]
+internal sealed partial class SidecarOptionsAnnotations : IValidateOptions<SidecarOptions>;
+
+/// <summary>The data annotations of one tier's or model's limit figures (generated), prefixed with its key by <see cref="SidecarOptionsValidator"/>.</summary>
+[OptionsValidator]
+internal sealed partial class LimitFiguresAnnotations : IValidateOptions<LimitFigures>;
+
+/// <summary>The data annotations of one model's price (generated), prefixed with its key by <see cref="SidecarOptionsValidator"/>.</summary>
+[OptionsValidator]
+internal sealed partial class ModelPriceAnnotations : IValidateOptions<ModelPrice>;
+
+/// <summary>
+/// Validates what annotations cannot say about <see cref="SidecarOptions"/> (the annotations themselves are checked by
+/// the generated <see cref="SidecarOptionsAnnotations"/>): every dictionary entry's annotations with its key, secret
+/// references, client keys, custom detectors, cross-field rules. Messages name the configuration key, never a value
+/// that could be a secret.
 /// Only the default-named instance is validated by the options pipeline (at start); the live instance is validated by
 /// <see cref="LiveOptions{T}"/>, which keeps the last good value instead of throwing on a bad reload.
 /// </summary>
@@ -22,12 +36,7 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
         }
 
         var errors = new List<string>();
-        Annotate(options, errors);
-        Annotate(options.Identity, errors);
-        Annotate(options.RateLimits, errors);
-        Annotate(options.RateLimits.Queue, errors);
-        Annotate(options.Cache, errors);
-        Annotate(options.Usage, errors);
+        Prefix(Annotations.Validate(name, options), errors, "Sidecar:");
         if (!Transforms.Keys.SecretReference.TryParse(options.Admin.Token, out _, out var adminError))
         {
             errors.Add($"Sidecar:Admin:Token: {adminError}");
@@ -127,36 +136,36 @@ internal sealed partial class SidecarOptionsValidator(IHostEnvironment environme
     [GeneratedRegex("^[a-z0-9_]{1,40}$")]
     private static partial Regex DetectorName();
 
-    /// <summary>
-    /// The data annotations on <typeparamref name="T"/>'s public properties, each message prefixed, as
-    /// <c>Validator.TryValidateObject(validateAllProperties: true)</c> reported them. That method discovers the type at
-    /// run time and is not trim-safe (IL2026); here the type is static and its properties are kept for reflection
-    /// (<see cref="DynamicallyAccessedMembersAttribute"/>), so the NativeAOT build validates exactly as the JIT build.
-    /// A failed <see cref="RequiredAttribute"/> hides the property's other failures, as there.
-    /// </summary>
-    private static void Annotate<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(T instance, List<string> errors, string prefix = "")
-        where T : class
-    {
-        foreach (var property in typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            var attributes = property.GetCustomAttributes<ValidationAttribute>(inherit: true).OrderBy(a => a is RequiredAttribute ? 0 : 1).ToList();
-            if (attributes.Count == 0)
-            {
-                continue;
-            }
+    private static readonly SidecarOptionsAnnotations Annotations = new();
+    private static readonly LimitFiguresAnnotations Figures = new();
+    private static readonly ModelPriceAnnotations Prices = new();
 
-            var value = property.GetValue(instance);
-            foreach (var attribute in attributes)
-            {
-                if (!attribute.IsValid(value))
-                {
-                    errors.Add(prefix + attribute.FormatErrorMessage(property.Name));
-                    if (attribute is RequiredAttribute)
-                    {
-                        break;
-                    }
-                }
-            }
+    private static void Annotate(LimitFigures figures, List<string> errors, string prefix) => Prefix(Figures.Validate(null, figures), errors, prefix);
+
+    private static void Annotate(ModelPrice price, List<string> errors, string prefix) => Prefix(Prices.Validate(null, price), errors, prefix);
+
+    /// <summary>
+    /// The generated validator reports <c>Member: message</c>, and for an annotation without its own message <c>The field
+    /// Type.Path must …</c>: each becomes a message that starts with the configuration key.
+    /// </summary>
+    private static void Prefix(ValidateOptionsResult result, List<string> errors, string prefix)
+    {
+        if (!result.Failed)
+        {
+            return;
+        }
+
+        foreach (var failure in result.Failures)
+        {
+            var message = GeneratedFailure().Match(failure) is { Success: true } match ? match.Groups["message"].Value : failure;
+            message = DefaultMessage().Replace(message, m => prefix + m.Groups["path"].Value.Replace('.', ':') + " ");
+            errors.Add(message.StartsWith("Sidecar:", StringComparison.Ordinal) ? message : prefix + message);
         }
     }
+
+    [GeneratedRegex("^[A-Za-z0-9_]+: (?<message>.*)$")]
+    private static partial Regex GeneratedFailure();
+
+    [GeneratedRegex(@"^The field [A-Za-z]+\.(?<path>[A-Za-z0-9_.]+) ")]
+    private static partial Regex DefaultMessage();
 }

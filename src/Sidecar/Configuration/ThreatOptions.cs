@@ -20,20 +20,21 @@ internal sealed class ThreatOptions
     public double Factor { get; set; } = 0.25;
 
     /// <summary>Time for a score to halve.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00", ErrorMessage = "Sidecar:Threat:HalfLife must be between 1 s and 7 days.")]
+    [TimeSpanRange("00:00:01", "7.00:00:00", ErrorMessage = "Sidecar:Threat:HalfLife must be between 1 s and 7 days.")]
     public TimeSpan HalfLife { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
     /// How long a replica reuses a score it read from Redis before reading it again (0 = read on every request). A
     /// signal raised on another replica, or an admin clear there, is seen here at most this late.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:01:00", ErrorMessage = "Sidecar:Threat:CacheTtl must be between 0 and 1 min.")]
+    [TimeSpanRange("00:00:00", "00:01:00", ErrorMessage = "Sidecar:Threat:CacheTtl must be between 0 and 1 min.")]
     public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Scores a replica keeps in memory at most (the local cache, or the whole store without Redis).</summary>
     [Range(100, 10_000_000, ErrorMessage = "Sidecar:Threat:MaxTrackedUsers must be between 100 and 10000000.")]
     public int MaxTrackedUsers { get; set; } = 100_000;
 
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public ThreatWeights Weights { get; set; } = new();
 }
 

@@ -15,7 +15,7 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var start = Stopwatch.GetTimestamp();
+        var start = time.GetTimestamp();
         try
         {
             await next(context);
@@ -31,13 +31,13 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
 
     private void Finish(HttpContext context, long start)
     {
-        var end = Stopwatch.GetTimestamp();
+        var end = time.GetTimestamp();
         var feature = context.Features.Get<SidecarRequestFeature>();
         var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
         var route = feature?.RouteId ?? "none";
         var first = feature?.Usage?.FirstWriteTimestamp ?? 0;
-        double? ttft = first > start ? Stopwatch.GetElapsedTime(start, first).TotalSeconds : null;
-        var seconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
+        double? ttft = first > start ? time.GetElapsedTime(start, first).TotalSeconds : null;
+        var seconds = time.GetElapsedTime(start, end).TotalSeconds;
         metrics.Request(route, models.For(feature?.Model), status, seconds, ttft);
 
         if (log.IsEnabled)

@@ -64,7 +64,7 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
         if (!fromUrl && model is not null && policy.TryAlias(model, out var target))
         {
             model = target;
-            modelEdit = new Edit(info.ModelToken.Start, info.ModelToken.Length, JsonSerializer.SerializeToUtf8Bytes(target));
+            modelEdit = new Edit(info.ModelToken.Start, info.ModelToken.Length, JsonSerializer.SerializeToUtf8Bytes(target, Serialization.SidecarJsonContext.Default.String));
         }
 
         if (policy.HasAllowList)

@@ -1,3 +1,4 @@
+using InferenceSidecar.Serialization;
 using System.Text.Json;
 using InferenceSidecar.Admin;
 using InferenceSidecar.Audit;
@@ -69,7 +70,7 @@ internal static class OperationsEndpoints
                 ["reason"] = r.Reason,
             }).ToList(),
             ["capacity"] = RecentRefusals.Capacity,
-        });
+        }, SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     /// <summary><c>GET /admin/redis</c>: whether Redis is configured, connected and serving shared limits, and the failure mode.</summary>
@@ -79,7 +80,7 @@ internal static class OperationsEndpoints
         var mode = live.Current.RateLimits.FailureMode.ToString();
         if (redis is null)
         {
-            return Results.Json(new Dictionary<string, object?> { ["configured"] = false, ["state"] = "not_configured", ["failure_mode"] = mode });
+            return Results.Json(new Dictionary<string, object?> { ["configured"] = false, ["state"] = "not_configured", ["failure_mode"] = mode }, SidecarJsonContext.Default.DictionaryStringObject);
         }
 
         var healthy = redis.IsWarm && !redis.IsFailing && redis.IsConnected;
@@ -93,7 +94,7 @@ internal static class OperationsEndpoints
             ["cluster"] = redis.IsConnected && redis.IsCluster,
             ["failure_mode"] = mode,
             ["limits"] = healthy ? "shared" : live.Current.RateLimits.FailureMode == FailureMode.Open ? "local_fallback" : "refusing",
-        });
+        }, SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     /// <summary><c>POST /admin/cache/warm</c>: sends each item through the proxy as the system user; reports each item.</summary>
@@ -131,6 +132,6 @@ internal static class OperationsEndpoints
                 ["status"] = r.Status,
                 ["detail"] = r.Detail,
             }).ToList(),
-        });
+        }, SidecarJsonContext.Default.DictionaryStringObject);
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using InferenceSidecar.Hosting;
 using InferenceSidecar.Transforms;
@@ -12,7 +11,7 @@ namespace InferenceSidecar.Operations;
 /// milliseconds until the headers went out), the opt-in <c>x-sidecar-cost-usd</c>, and the configurable security
 /// headers (<c>X-Frame-Options</c>, <c>Cache-Control: no-store</c>). Also records every 429 for the dashboard.
 /// </summary>
-internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRegistry listeners, IOptionsMonitor<ResponseHeaderOptions> options, RecentRefusals refusals)
+internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRegistry listeners, IOptionsMonitor<ResponseHeaderOptions> options, RecentRefusals refusals, TimeProvider time)
 {
     public const string RequestIdHeader = "X-Request-Id";
     public const string SidecarRequestIdHeader = "x-sidecar-request-id";
@@ -27,8 +26,8 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
         }
 
         var settings = options.CurrentValue;
-        var start = Stopwatch.GetTimestamp();
-        var timing = new UpstreamTiming();
+        var start = time.GetTimestamp();
+        var timing = new UpstreamTiming(time);
         context.Features.Set(timing);
         var state = new HeaderState(context, settings, start, timing);
         context.Response.OnStarting(static s => ((HeaderState)s).Apply(), state);
@@ -82,8 +81,8 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
 
             if (settings.ServerTiming)
             {
-                var total = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                var upstream = TimeSpan.FromTicks(timing.TotalTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds;
+                var total = timing.Time.GetElapsedTime(start).TotalMilliseconds;
+                var upstream = timing.TotalTicks * 1000.0 / timing.Time.TimestampFrequency;
                 headers["Server-Timing"] = timing.TotalTicks > 0
                     ? string.Create(CultureInfo.InvariantCulture, $"sidecar;dur={Math.Max(0, total - upstream):0.0}, upstream;dur={upstream:0.0}")
                     : string.Create(CultureInfo.InvariantCulture, $"sidecar;dur={total:0.0}");

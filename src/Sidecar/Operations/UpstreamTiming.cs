@@ -1,12 +1,14 @@
-using System.Diagnostics;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
 namespace InferenceSidecar.Operations;
 
 /// <summary>Upstream time of one request: each attempt from sending to its response headers, summed over retries and fallbacks.</summary>
-internal sealed class UpstreamTiming
+internal sealed class UpstreamTiming(TimeProvider time)
 {
+    /// <summary>The clock every timestamp here is read from.</summary>
+    public TimeProvider Time { get; } = time;
+
     public long AttemptStarted { get; set; }
 
     public long TotalTicks { get; set; }
@@ -29,7 +31,7 @@ internal sealed class UpstreamTimingTransformProvider : ITransformProvider
         {
             if (c.HttpContext.Features.Get<UpstreamTiming>() is { } timing)
             {
-                timing.AttemptStarted = Stopwatch.GetTimestamp();
+                timing.AttemptStarted = timing.Time.GetTimestamp();
             }
 
             return ValueTask.CompletedTask;
@@ -38,7 +40,7 @@ internal sealed class UpstreamTimingTransformProvider : ITransformProvider
         {
             if (c.HttpContext.Features.Get<UpstreamTiming>() is { AttemptStarted: > 0 } timing)
             {
-                timing.TotalTicks += Stopwatch.GetTimestamp() - timing.AttemptStarted;
+                timing.TotalTicks += timing.Time.GetTimestamp() - timing.AttemptStarted;
                 timing.AttemptStarted = 0;
             }
 

@@ -39,7 +39,7 @@ internal static partial class ThreatEndpoints
 
         var status = await scores.DescribeAsync(user, context.RequestAborted);
         status["user"] = user;
-        return Results.Json(status);
+        return Results.Json(status, Serialization.SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     private static async Task<IResult> ClearAsync(HttpContext context, string user, ThreatScores scores, ILogger<ThreatScores> logger)
@@ -62,7 +62,7 @@ internal static partial class ThreatEndpoints
         }
 
         LogCleared(logger, user, before);
-        return Results.Json(new Dictionary<string, object> { ["user"] = user, ["cleared"] = true, ["previous_score"] = Math.Round(before, 6) });
+        return Results.Json(new Dictionary<string, object?> { ["user"] = user, ["cleared"] = true, ["previous_score"] = Math.Round(before, 6) }, Serialization.SidecarJsonContext.Default.DictionaryStringObject);
     }
 
     private static async Task<IResult> ErrorAsync(HttpContext context, int status, string message, string code)

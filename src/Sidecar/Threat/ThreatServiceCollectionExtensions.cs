@@ -45,7 +45,7 @@ internal static class ThreatServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Checks <c>Sidecar:Threat</c> (ranges) and <c>Sidecar:PromptGuard</c> (names, patterns) at start and on every reload.</summary>
+    /// <summary>Checks <c>Sidecar:PromptGuard</c> (names, patterns) at start and on every reload.</summary>
     private sealed class ThreatOptionsValidator : IValidateOptions<SidecarOptions>
     {
         public ValidateOptionsResult Validate(string? name, SidecarOptions options)
@@ -56,19 +56,9 @@ internal static class ThreatServiceCollectionExtensions
             }
 
             var errors = new List<string>();
-            Annotate(options.Threat, errors);
-            Annotate(options.Threat.Weights, errors);
+            // Sidecar:Threat's ranges are checked by the source-generated options validator (SidecarOptionsValidator).
             PromptGuardRules.Validate(options.PromptGuard, errors);
             return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-        }
-
-        private static void Annotate(object instance, List<string> errors)
-        {
-            var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-            if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(instance, new(instance), results, validateAllProperties: true))
-            {
-                errors.AddRange(results.Select(r => r.ErrorMessage ?? "Invalid Sidecar:Threat configuration."));
-            }
         }
     }
 }

@@ -6,6 +6,9 @@ namespace InferenceSidecar.Transforms.Resilience;
 /// </summary>
 internal sealed class RetryState(int maxAttempts, int fallbacks, long deadlineTimestamp, TimeProvider time)
 {
+    /// <summary>The clock the retry decisions read (also for an upstream's <c>Retry-After</c> date).</summary>
+    public TimeProvider Time => time;
+
     private static readonly TimeSpan BaseDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(5);
 

@@ -21,7 +21,7 @@ internal sealed class RetryableResponseTransform : ResponseTransform
             return ValueTask.CompletedTask;
         }
 
-        if (retry.Next(RetryAfter(response)) is { } next)
+        if (retry.Next(RetryAfter(response, retry.Time)) is { } next)
         {
             retry.Pending = ((int)response.StatusCode, next.Wait, next.SameCluster);
             context.SuppressResponseBody = true;
@@ -30,7 +30,7 @@ internal sealed class RetryableResponseTransform : ResponseTransform
         return ValueTask.CompletedTask;
     }
 
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    private static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider time)
     {
         if (response.Headers.RetryAfter is { } header)
         {
@@ -41,7 +41,7 @@ internal sealed class RetryableResponseTransform : ResponseTransform
 
             if (header.Date is { } date)
             {
-                return date - DateTimeOffset.UtcNow;
+                return date - time.GetUtcNow();
             }
         }
 

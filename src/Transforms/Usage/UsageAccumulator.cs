@@ -31,7 +31,7 @@ internal sealed class UsageAccumulator : IDisposable
 
     public bool IsSse { get; }
 
-    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the first body byte written to the client (0 before it): time to first token.</summary>
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> timestamp of the first body byte written to the client (0 before it): time to first token.</summary>
     public long FirstWriteTimestamp { get; set; }
 
     public bool StripInjectedUsage { get; }

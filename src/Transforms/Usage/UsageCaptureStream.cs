@@ -7,7 +7,7 @@ namespace InferenceSidecar.Transforms.Usage;
 /// <see cref="UsageAccumulator"/>. Nothing is buffered on the way to the client, except — only when the injected
 /// usage chunk must be removed — the bytes of an SSE event until its blank-line boundary.
 /// </summary>
-internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, ResponseRecording? recording = null) : Stream, Streaming.IHoldingResponseBody
+internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, ResponseRecording? recording, TimeProvider time) : Stream, Streaming.IHoldingResponseBody
 {
     public Stream Inner => inner;
 
@@ -27,7 +27,7 @@ internal sealed class UsageCaptureStream(Stream inner, UsageAccumulator usage, R
     {
         if (usage.FirstWriteTimestamp == 0)
         {
-            usage.FirstWriteTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            usage.FirstWriteTimestamp = time.GetTimestamp();
         }
 
         if (_forward is null)

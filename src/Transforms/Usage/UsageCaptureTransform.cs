@@ -27,7 +27,8 @@ internal sealed class UsageCaptureTransform : ResponseTransform
             recording.ContentType = contentType?.ToString();
         }
 
-        context.HttpContext.Response.Body = new UsageCaptureStream(context.HttpContext.Response.Body, usage, tracking.Recording);
+        var time = context.HttpContext.RequestServices.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System;
+        context.HttpContext.Response.Body = new UsageCaptureStream(context.HttpContext.Response.Body, usage, tracking.Recording, time);
         return ValueTask.CompletedTask;
     }
 }
