@@ -16,7 +16,7 @@ internal sealed class ThreatOptions
     public double Threshold { get; set; } = 10;
 
     /// <summary>What every limit (capacity and refill) of a user over the threshold is multiplied by.</summary>
-    [Range(0.0, 1.0, ErrorMessage = "Sidecar:Threat:Factor must be between 0 and 1.")]
+    [Range(0.001, 1.0, ErrorMessage = "Sidecar:Threat:Factor must be between 0.001 and 1.")]
     public double Factor { get; set; } = 0.25;
 
     /// <summary>Time for a score to halve.</summary>

@@ -45,6 +45,7 @@ public sealed class ThreatReplicaTests(ITestOutputHelper output) : IAsyncLifetim
         settings["Sidecar:Admin:Token"] = _keys.AdminReference;
         settings["Sidecar:RateLimits:Models:gpt-4o:RequestsPerMinute"] = RequestLimit.ToString(CultureInfo.InvariantCulture);
         settings["Sidecar:RateLimits:Models:gpt-4o:TokensPerMinute"] = "0";
+        settings["Sidecar:RateLimits:RedisTimeout"] = "00:00:02"; // a loaded test machine: a timed-out raise would only count locally
         settings["Sidecar:Threat:Enabled"] = "true";
         settings["Sidecar:Threat:Threshold"] = "9"; // two matches (10) stay above it for about 90 s of real time
         settings["Sidecar:Threat:Factor"] = "0.25";
@@ -119,8 +120,8 @@ public sealed class ThreatReplicaTests(ITestOutputHelper output) : IAsyncLifetim
     {
         // Arrange: CacheTtl 0, every request reads the shared score.
         await StartReplicasAsync("00:00:00");
-        await Http.SendAsync(_replicas[1].Client, Http.Post("openai/v1/chat/completions", Injection, ("X-User-Id", "mallory")));
-        await Http.SendAsync(_replicas[2].Client, Http.Post("openai/v1/chat/completions", Injection, ("X-User-Id", "mallory")));
+        Assert.Equal(400, (await Http.SendAsync(_replicas[1].Client, Http.Post("openai/v1/chat/completions", Injection, ("X-User-Id", "mallory")))).Status);
+        Assert.Equal(400, (await Http.SendAsync(_replicas[2].Client, Http.Post("openai/v1/chat/completions", Injection, ("X-User-Id", "mallory")))).Status);
         Assert.Equal(5, (await Limits.StatusAsync(_replicas[0], "mallory")).GetProperty("models").GetProperty("gpt-4o").GetProperty("requests_per_minute").GetProperty("limit").GetDouble());
 
         // Act
