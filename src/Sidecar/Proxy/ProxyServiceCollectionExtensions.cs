@@ -40,6 +40,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<IdentityMiddleware>();
             proxy.UseMiddleware<ProviderKeyGateMiddleware>();
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();
+            proxy.UseMiddleware<Caching.CacheLookupMiddleware>(); // starts the lookup so it travels with the limit check
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseMiddleware<Resilience.ResilienceMiddleware>();
