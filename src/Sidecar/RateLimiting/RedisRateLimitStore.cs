@@ -35,7 +35,8 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     // KEYS: the batch's distinct hashes (one per user: rl:{user}). ARGV: n operations, then per operation: kind ('r'
     // reserve, 'p' peek, 'a' adjust), bucket count, then per bucket: hash index (into KEYS), field prefix, daily (0/1),
     // capacity, refill/s, cost (reserve/peek) or delta (adjust: positive takes more, negative gives back). Returns, per
-    // reserve/peek operation in order: rejected index (1-based, 0 = none), retry-after seconds, then per bucket:
+    // reserve/peek operation in order: rejected index (1-based, 0 = none; of the refusing buckets the one that clears
+    // last), retry-after seconds (until every bucket has room), then per bucket:
     // remaining, seconds until full. Each hash is read once per batch (HMGET of the fields not yet read) and written
     // once at the end (one HSET of what changed, and PEXPIRE only when its TTL must grow), whatever the batch size.
     private const string BatchScript = """
@@ -122,9 +123,10 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
               local v, u = level(ki, f, daily, cap, rate)
               avail[i] = v
               used[i] = u
-              if rejected == 0 and v < cost then
-                rejected = i
-                if daily then wait = midnight else wait = (cost - v) / rate end
+              if v < cost then
+                local w = midnight
+                if not daily then w = (cost - v) / rate end
+                if rejected == 0 or w > wait then rejected = i; wait = w end
               end
             end
             out[#out + 1] = rejected
