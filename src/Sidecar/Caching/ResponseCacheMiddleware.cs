@@ -37,18 +37,17 @@ internal sealed class ResponseCacheMiddleware(
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var route = context.GetReverseProxyFeature().Route.Config;
-        var policy = RouteCachePolicy.For(route);
-        var parsed = context.Features.Get<ParsedRequest>();
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
-        if (!policy.Enabled || parsed is null || feature.UserId is null || feature.Endpoint.Body != Transforms.Providers.EndpointBody.Json)
+        var lookup = context.Features.Get<CacheLookup>() ?? CacheLookup.Prepare(context);
+        if (lookup is null)
         {
             await next(context);
             return;
         }
 
-        var (noCache, noStore) = Directives(context.Request.Headers.CacheControl);
-        if (noStore)
+        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var route = context.GetReverseProxyFeature().Route.Config;
+        var (policy, scope, key, noCache) = (lookup.Policy, lookup.Scope, lookup.Key, lookup.NoCache);
+        if (lookup.NoStore)
         {
             context.Response.Headers["X-Cache"] = "BYPASS";
             metrics.CacheLookup(route.RouteId, "bypass");
@@ -57,12 +56,10 @@ internal sealed class ResponseCacheMiddleware(
             return;
         }
 
-        var scope = CacheKey.ScopeHash(policy.Scope, feature.UserId);
-        var key = RedisResponseCacheStore.RedisKey(SafeRoute(route.RouteId), scope, CacheKey.Compute(route.RouteId, context.Request.Path, scope, context.Request.Headers, parsed.Current));
         TaskCompletionSource<CacheEntry?>? leader = null;
         if (!noCache)
         {
-            if (await store.GetAsync(key, context.RequestAborted) is { } entry)
+            if (await (lookup.Pending ?? store.GetAsync(key, context.RequestAborted)) is { } entry)
             {
                 await ServeAsync(context, feature, entry, "hit");
                 return;
@@ -154,7 +151,7 @@ internal sealed class ResponseCacheMiddleware(
         await response.Body.WriteAsync(entry.Body, context.RequestAborted);
     }
 
-    private static (bool NoCache, bool NoStore) Directives(Microsoft.Extensions.Primitives.StringValues cacheControl)
+    internal static (bool NoCache, bool NoStore) Directives(Microsoft.Extensions.Primitives.StringValues cacheControl)
     {
         if (cacheControl.Count == 0 || !CacheControlHeaderValue.TryParse(cacheControl.ToString(), out var parsed))
         {
@@ -164,6 +161,6 @@ internal sealed class ResponseCacheMiddleware(
         return (parsed.NoCache, parsed.NoStore);
     }
 
-    private static string SafeRoute(string route) =>
+    internal static string SafeRoute(string route) =>
         route.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_') && route.Length <= 64 ? route : RateLimiting.LimitPlan.KeySafe("route:" + route).Replace(':', '-');
 }

@@ -43,6 +43,7 @@ internal static class ProxyServiceCollectionExtensions
             proxy.UseMiddleware<Redaction.RedactionMiddleware>();
             proxy.UseMiddleware<PromptGuard.PromptGuardMiddleware>();
             proxy.UseMiddleware<ModelPolicy.ModelPolicyMiddleware>();
+            proxy.UseMiddleware<Caching.CacheLookupMiddleware>(); // starts the lookup so it travels with the limit check
             proxy.UseMiddleware<RateLimitMiddleware>();
             proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
             proxy.UseMiddleware<ResponseBodyCompletionMiddleware>();

@@ -6,134 +6,171 @@ using StackExchange.Redis;
 namespace InferenceSidecar.RateLimiting;
 
 /// <summary>
-/// Buckets in Redis, shared exactly by every replica. One Lua script per request checks and reserves every bucket at
+/// Buckets in Redis, shared exactly by every replica. One Lua script checks and reserves every bucket of a request at
 /// once (no check-then-act race), reads the clock from Redis <c>TIME</c> (no skew between pods), and sets TTLs so idle
-/// keys expire. Reconciliation runs after the response and is batched: adjustments queue, and one flight at a time
-/// sends everything queued in one script (per hash slot on a Redis Cluster), so under load most requests cost one
-/// Redis round trip, and a lone request is never held back. A daily window is one hash per key holding the UTC day
-/// it counts (<c>d</c>) and what was used that day (<c>u</c>); a new day starts from zero. Every key a script touches
-/// is declared in KEYS, and all keys of a user share the <c>{user}</c> hash tag, so each script runs on one slot of a
-/// Redis Cluster. Per-minute and per-hour windows are token buckets of the same shape (only capacity and refill differ),
-/// so every window is checked in the same script; a token bucket expires once it would be full again (+60 s: about a
-/// minute after a minute window, an hour after an hour window refills), a daily window an hour after midnight UTC.
+/// keys expire. Reservations and the reconciliations that follow responses share one queue and one flight: the flight
+/// sends everything queued in one script (per hash slot on a Redis Cluster) and, when it returns, sends what queued
+/// meanwhile. A lone request is never held back (it starts a flight at once); under load a request joins the next
+/// flight, so every request costs one Redis round trip and a fraction of one script, and Redis runs one <c>TIME</c>
+/// and one script call for a whole batch. Operations run in queue order inside the script, so a batch decides
+/// exactly as the same calls one by one would. A daily window is one hash per key holding the UTC day it counts
+/// (<c>d</c>) and what was used that day (<c>u</c>); a new day starts from zero. Every key a script touches is declared
+/// in KEYS, and all keys of a user share the <c>{user}</c> hash tag, so a user's operations run on one slot of a Redis
+/// Cluster. Token buckets expire once they would be full again (+60 s), daily windows an hour after midnight UTC.
 /// </summary>
 internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout) : IRateLimitStore
 {
-    /// <summary>Buckets one adjust script carries at most (a bounded script argument list).</summary>
+    /// <summary>Buckets one script carries at most (a bounded script argument list).</summary>
     public const int MaxBatchBuckets = 512;
 
-    private readonly ConcurrentQueue<PendingAdjustment> _pending = new();
-    private int _flushing;
+    /// <summary>
+    /// Flights in the air at once at most. More than one keeps a burst moving (replies keep arriving while a big batch
+    /// runs, which is also what tells the connection that Redis is alive); few keep the batches large under load.
+    /// </summary>
+    public const int MaxFlights = 3;
 
-    // ARGV: peek, n, then per bucket: daily(0/1), capacity, refill/s, cost. Returns: rejected index (1-based, 0 = none; of
-    // the refusing buckets the one that clears last), retry-after seconds (until every bucket has room), then per bucket: remaining, seconds until full.
-    private const string ReserveScript = """
+    private readonly ConcurrentQueue<Operation> _pending = new();
+    private int _flights;
+
+    // KEYS: the batch's distinct hashes (one per user: rl:{user}). ARGV: n operations, then per operation: kind ('r'
+    // reserve, 'p' peek, 'a' adjust), bucket count, then per bucket: hash index (into KEYS), field prefix, daily (0/1),
+    // capacity, refill/s, cost (reserve/peek) or delta (adjust: positive takes more, negative gives back). Returns, per
+    // reserve/peek operation in order: rejected index (1-based, 0 = none; of the refusing buckets the one that clears
+    // last), retry-after seconds (until every bucket has room), then per bucket:
+    // remaining, seconds until full. Each hash is read once per batch (HMGET of the fields not yet read) and written
+    // once at the end (one HSET of what changed, and PEXPIRE only when its TTL must grow), whatever the batch size.
+    private const string BatchScript = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
         local day = math.floor(tonumber(t[1]) / 86400)
+        local today = tostring(day)
         local midnight = (day + 1) * 86400 - now
-        local peek = ARGV[1] == '1'
-        local n = tonumber(ARGV[2])
-        local avail, keys, used = {}, {}, {}
-        local rejected, wait = 0, 0
-        for i = 1, n do
-          local b = 2 + (i - 1) * 4
-          local cap, rate = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-          local cost = math.min(tonumber(ARGV[b + 4]), cap)
-          if ARGV[b + 1] == '0' then
-            keys[i] = KEYS[i]
-            local s = redis.call('HMGET', keys[i], 'v', 'a')
-            local v = cap
-            if s[1] then v = math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * rate) end
-            avail[i] = v
-            if v < cost then local w = (cost - v) / rate; if rejected == 0 or w > wait then rejected = i; wait = w end end
-          else
-            keys[i] = KEYS[i]
-            local s = redis.call('HMGET', keys[i], 'd', 'u')
-            used[i] = 0
-            if s[1] == tostring(day) then used[i] = tonumber(s[2]) end
-            avail[i] = cap - used[i]
-            if avail[i] < cost and (rejected == 0 or midnight > wait) then rejected = i; wait = midnight end
+        local dayms = math.ceil(midnight + 3600) * 1000
+        local state, dirty, need = {}, {}, {}
+        local out = {}
+        local a = 2
+        -- Reads the fields of hash ki that this batch has not read yet (absent fields are false).
+        local function load(ki, names)
+          local c = state[ki]
+          if not c then c = {}; state[ki] = c end
+          local missing = {}
+          for _, f in ipairs(names) do if c[f] == nil then missing[#missing + 1] = f end end
+          if #missing > 0 then
+            local values = redis.call('HMGET', KEYS[ki], unpack(missing))
+            for j, f in ipairs(missing) do c[f] = values[j] or false end
           end
         end
-        local out = { rejected, tostring(wait) }
-        for i = 1, n do
-          local b = 2 + (i - 1) * 4
-          local cap, rate = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-          local cost = math.min(tonumber(ARGV[b + 4]), cap)
-          local v = avail[i]
-          if rejected == 0 and not peek then
-            v = v - cost
-            if ARGV[b + 1] == '0' then
-              redis.call('HSET', keys[i], 'v', tostring(v), 'a', tostring(now))
-              redis.call('PEXPIRE', keys[i], math.ceil(((cap - v) / rate + 60) * 1000))
-            else
-              redis.call('HSET', keys[i], 'd', tostring(day), 'u', tostring(used[i] + cost))
-              redis.call('EXPIRE', keys[i], math.ceil(midnight) + 3600)
+        local function set(ki, f, value, ms)
+          state[ki][f] = value
+          local d = dirty[ki]
+          if not d then d = {}; dirty[ki] = d end
+          d[f] = true
+          if not need[ki] or need[ki] < ms then need[ki] = ms end
+        end
+        -- What a bucket holds now (a token bucket refilled up to its capacity; a daily window what is left today) and,
+        -- for a daily window, what was used today (kept as it is, so its count never drifts through cap - (cap - used)).
+        local function level(ki, f, daily, cap, rate)
+          local c = state[ki]
+          if daily then
+            local used = 0
+            if c[f .. ':d'] == today then used = tonumber(c[f .. ':u']) end
+            return cap - used, used
+          end
+          local v = c[f .. ':v']
+          if v then return math.min(cap, tonumber(v) + math.max(0, now - tonumber(c[f .. ':a'])) * rate), 0 end
+          return cap, 0
+        end
+        local function store(ki, f, daily, cap, rate, v, used)
+          if daily then
+            set(ki, f .. ':d', today, dayms)
+            set(ki, f .. ':u', tostring(used), dayms)
+          else
+            local ms = math.ceil(((cap - v) / rate + 60) * 1000)
+            set(ki, f .. ':v', tostring(v), ms)
+            set(ki, f .. ':a', tostring(now), ms)
+          end
+        end
+        for op = 1, tonumber(ARGV[1]) do
+          local kind, n = ARGV[a], tonumber(ARGV[a + 1])
+          a = a + 2
+          local names = {}
+          for i = 1, n do
+            local b = a + (i - 1) * 6
+            local ki, f = tonumber(ARGV[b]), ARGV[b + 1]
+            local list = names[ki]
+            if not list then list = {}; names[ki] = list end
+            if ARGV[b + 2] == '1' then list[#list + 1] = f .. ':d'; list[#list + 1] = f .. ':u'
+            else list[#list + 1] = f .. ':v'; list[#list + 1] = f .. ':a' end
+          end
+          for ki, list in pairs(names) do load(ki, list) end
+          if kind == 'a' then
+            for i = 1, n do
+              local b = a + (i - 1) * 6
+              local ki, f, daily = tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2] == '1'
+              local cap, rate, delta = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+              if delta ~= 0 then
+                local v, used = level(ki, f, daily, cap, rate)
+                store(ki, f, daily, cap, rate, math.min(cap, v - delta), math.max(0, used + delta))
+              end
+            end
+          else
+            local avail, used, rejected, wait = {}, {}, 0, 0
+            for i = 1, n do
+              local b = a + (i - 1) * 6
+              local ki, f, daily = tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2] == '1'
+              local cap, rate = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+              local cost = math.min(tonumber(ARGV[b + 5]), cap)
+              local v, u = level(ki, f, daily, cap, rate)
+              avail[i] = v
+              used[i] = u
+              if v < cost then
+                local w = midnight
+                if not daily then w = (cost - v) / rate end
+                if rejected == 0 or w > wait then rejected = i; wait = w end
+              end
+            end
+            out[#out + 1] = rejected
+            out[#out + 1] = tostring(wait)
+            for i = 1, n do
+              local b = a + (i - 1) * 6
+              local ki, f, daily = tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2] == '1'
+              local cap, rate = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+              local v = avail[i]
+              if rejected == 0 and kind == 'r' then
+                local cost = math.min(tonumber(ARGV[b + 5]), cap)
+                v = v - cost
+                store(ki, f, daily, cap, rate, v, used[i] + cost)
+              end
+              out[#out + 1] = tostring(v)
+              if daily then out[#out + 1] = tostring(midnight) else out[#out + 1] = tostring(math.max(0, cap - v) / rate) end
             end
           end
-          if ARGV[b + 1] == '0' then out[#out + 1] = tostring(v); out[#out + 1] = tostring(math.max(0, cap - v) / rate)
-          else out[#out + 1] = tostring(v); out[#out + 1] = tostring(midnight) end
+          a = a + n * 6
+        end
+        -- One write per hash; its TTL only ever grows (a request-only call must not cut short a daily window's).
+        for ki, fields in pairs(dirty) do
+          local pairs_ = {}
+          for f in pairs(fields) do pairs_[#pairs_ + 1] = f; pairs_[#pairs_ + 1] = state[ki][f] end
+          redis.call('HSET', KEYS[ki], unpack(pairs_))
+          local ttl = redis.call('PTTL', KEYS[ki])
+          if ttl < need[ki] - 1000 then redis.call('PEXPIRE', KEYS[ki], need[ki]) end
         end
         return out
         """;
 
-    // ARGV: n, then per bucket: daily(0/1), capacity, refill/s, delta (positive takes more, negative gives back).
-    private const string AdjustScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-        local day = math.floor(tonumber(t[1]) / 86400)
-        local midnight = (day + 1) * 86400 - now
-        local n = tonumber(ARGV[1])
-        for i = 1, n do
-          local b = 1 + (i - 1) * 4
-          local cap, rate, delta = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-          if delta ~= 0 then
-            if ARGV[b + 1] == '0' then
-              local s = redis.call('HMGET', KEYS[i], 'v', 'a')
-              local v = cap
-              if s[1] then v = math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * rate) end
-              v = math.min(cap, v - delta)
-              redis.call('HSET', KEYS[i], 'v', tostring(v), 'a', tostring(now))
-              redis.call('PEXPIRE', KEYS[i], math.ceil(((cap - v) / rate + 60) * 1000))
-            else
-              local s = redis.call('HMGET', KEYS[i], 'd', 'u')
-              local used = 0
-              if s[1] == tostring(day) then used = tonumber(s[2]) end
-              used = math.max(0, used + delta)
-              redis.call('HSET', KEYS[i], 'd', tostring(day), 'u', tostring(used))
-              redis.call('EXPIRE', KEYS[i], math.ceil(midnight) + 3600)
-            end
-          end
-        end
-        return n
-        """;
-
     /// <summary>The scripts this store runs, loaded on every primary during warm-up.</summary>
-    public static IReadOnlyList<string> Scripts { get; } = [ReserveScript, AdjustScript];
+    public static IReadOnlyList<string> Scripts { get; } = [BatchScript];
 
-    public async ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues the reservation for the next flight and completes with its result; throws
+    /// <see cref="RedisUnavailableException"/> when the script that carried it failed. The token is not observed: the
+    /// batch is shared, and a bounded wait (the connection's) ends every call.
+    /// </summary>
+    public ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken)
     {
-        var keys = new RedisKey[buckets.Count];
-        var args = new RedisValue[2 + (buckets.Count * 4)];
-        args[0] = peek ? "1" : "0";
-        args[1] = buckets.Count;
-        for (var i = 0; i < buckets.Count; i++)
-        {
-            keys[i] = buckets[i].Key;
-            Fill(args, 2 + (i * 4), buckets[i], buckets[i].Cost);
-        }
-
-        var result = await redis.RunAsync(db => db.ScriptEvaluateAsync(ReserveScript, keys, args), timeout(), cancellationToken);
-        var values = (RedisResult[])result!;
-        var rejected = (int)values[0] - 1;
-        var readings = new BucketReading[buckets.Count];
-        for (var i = 0; i < buckets.Count; i++)
-        {
-            readings[i] = new BucketReading(Parse(values[2 + (i * 2)]), TimeSpan.FromSeconds(Parse(values[3 + (i * 2)])));
-        }
-
-        return new ReservationResult(rejected, TimeSpan.FromSeconds(Parse(values[1])), readings);
+        var operation = new Operation(peek ? 'p' : 'r', buckets, null);
+        Enqueue(operation);
+        return new ValueTask<ReservationResult>(operation.Result.Task);
     }
 
     /// <summary>
@@ -142,20 +179,41 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     /// </summary>
     public ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
     {
-        var pending = new PendingAdjustment(buckets, deltas);
-        _pending.Enqueue(pending);
-        if (Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
+        var operation = new Operation('a', buckets, deltas);
+        Enqueue(operation);
+        return new ValueTask(operation.Result.Task);
+    }
+
+    private void Enqueue(Operation operation)
+    {
+        _pending.Enqueue(operation);
+        if (TryStartFlight())
         {
             _ = FlushAsync();
         }
-
-        return new ValueTask(pending.Done.Task);
     }
 
-    /// <summary>The one flight: sends what is queued, batch after batch, until the queue is empty.</summary>
+    private bool TryStartFlight()
+    {
+        var flights = Volatile.Read(ref _flights);
+        while (flights < MaxFlights)
+        {
+            var seen = Interlocked.CompareExchange(ref _flights, flights + 1, flights);
+            if (seen == flights)
+            {
+                return true;
+            }
+
+            flights = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>A flight: sends what is queued, batch after batch, until the queue is empty.</summary>
     private async Task FlushAsync()
     {
-        var batch = new List<PendingAdjustment>();
+        var batch = new List<Operation>();
         while (true)
         {
             var count = 0;
@@ -167,9 +225,9 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
 
             if (batch.Count == 0)
             {
-                Volatile.Write(ref _flushing, 0);
-                // An adjustment queued after the last look but before the flag fell would wait for the next one: take it now.
-                if (_pending.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+                Interlocked.Decrement(ref _flights);
+                // An operation queued after the last look but before this flight ended would wait for the next one: take it.
+                if (_pending.IsEmpty || !TryStartFlight())
                 {
                     return;
                 }
@@ -181,10 +239,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             {
                 if (redis.IsCluster)
                 {
-                    foreach (var group in batch.GroupBy(p => redis.Multiplexer.HashSlot(p.Buckets[0].Key)))
-                    {
-                        await SendAsync(group.ToList());
-                    }
+                    await Task.WhenAll(batch.GroupBy(p => redis.Multiplexer.HashSlot(p.Buckets[0].Key)).Select(group => SendAsync(group.ToList())));
                 }
                 else
                 {
@@ -194,38 +249,93 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             catch (Exception ex)
             {
                 // Grouping failed (e.g. the connection is being disposed): fail this batch's waiters, keep the flight alive.
-                batch.ForEach(p => p.Done.TrySetException(ex));
+                batch.ForEach(p => p.Fail(ex));
             }
 
             batch.Clear();
         }
     }
 
-    private async Task SendAsync(List<PendingAdjustment> batch)
+    private async Task SendAsync(List<Operation> batch)
     {
-        var n = batch.Sum(p => p.Buckets.Count);
-        var keys = new RedisKey[n];
-        var args = new RedisValue[1 + (n * 4)];
-        args[0] = n;
-        var at = 0;
-        foreach (var pending in batch)
+        var buckets = 0;
+        foreach (var operation in batch)
         {
-            for (var i = 0; i < pending.Buckets.Count; i++, at++)
+            buckets += operation.Buckets.Count;
+        }
+
+        var hashes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var args = new RedisValue[1 + (batch.Count * 2) + (buckets * 6)];
+        args[0] = batch.Count;
+        var a = 1;
+        foreach (var operation in batch)
+        {
+            args[a++] = operation.Kind switch { 'r' => "r", 'p' => "p", _ => "a" };
+            args[a++] = operation.Buckets.Count;
+            for (var i = 0; i < operation.Buckets.Count; i++, a += 6)
             {
-                keys[at] = pending.Buckets[i].Key;
-                Fill(args, 1 + (at * 4), pending.Buckets[i], pending.Deltas[i]);
+                var bucket = operation.Buckets[i];
+                var (hash, field) = Split(bucket.Key);
+                if (!hashes.TryGetValue(hash, out var index))
+                {
+                    hashes.Add(hash, index = hashes.Count + 1); // Lua indexes from 1
+                }
+
+                args[a] = index;
+                args[a + 1] = field;
+                Fill(args, a + 2, bucket, operation.Deltas is { } deltas ? deltas[i] : bucket.Cost);
             }
         }
 
+        var keys = new RedisKey[hashes.Count];
+        foreach (var (hash, index) in hashes)
+        {
+            keys[index - 1] = hash;
+        }
+        RedisResult[] values;
         try
         {
-            await redis.RunAsync(db => db.ScriptEvaluateAsync(AdjustScript, keys, args), timeout(), CancellationToken.None);
-            batch.ForEach(p => p.Done.TrySetResult());
+            // Completes on the multiplexer's reader: what follows only parses and hands results over (each waiter resumes on
+            // the thread pool), so the next flight leaves without a thread hop.
+            var result = await redis.RunAsync(db => db.ScriptEvaluateAsync(BatchScript, keys, args), timeout(), CancellationToken.None, inline: true);
+            values = (RedisResult[])result!;
         }
         catch (Exception ex)
         {
-            batch.ForEach(p => p.Done.TrySetException(ex));
+            batch.ForEach(p => p.Fail(ex));
+            return;
         }
+
+        var at = 0;
+        foreach (var operation in batch)
+        {
+            if (operation.Kind == 'a')
+            {
+                operation.Result.TrySetResult(null!);
+                continue;
+            }
+
+            var rejected = (int)values[at] - 1;
+            var readings = new BucketReading[operation.Buckets.Count];
+            for (var i = 0; i < readings.Length; i++)
+            {
+                readings[i] = new BucketReading(Parse(values[at + 2 + (i * 2)]), TimeSpan.FromSeconds(Parse(values[at + 3 + (i * 2)])));
+            }
+
+            operation.Result.TrySetResult(new ReservationResult(rejected, TimeSpan.FromSeconds(Parse(values[at + 1])), readings));
+            at += 2 + (readings.Length * 2);
+        }
+    }
+
+    /// <summary>
+    /// The hash a bucket lives in and its field prefix: <c>rl:{user}:gpt-4o:req</c> is field <c>gpt-4o:req</c> of
+    /// <c>rl:{user}</c>, so every bucket of a user is one key (one read and one write per batch, one hash slot).
+    /// </summary>
+    public static (string Hash, string Field) Split(string key)
+    {
+        var open = key.IndexOf('{', StringComparison.Ordinal);
+        var close = open < 0 ? -1 : key.IndexOf("}:", open + 1, StringComparison.Ordinal);
+        return close < 0 ? (key, "_") : (key[..(close + 1)], key[(close + 2)..]);
     }
 
     private static void Fill(RedisValue[] args, int at, BucketSpec bucket, double last)
@@ -240,12 +350,17 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
 
     private static double Parse(RedisResult value) => double.Parse((string)value!, CultureInfo.InvariantCulture);
 
-    private sealed class PendingAdjustment(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas)
+    /// <summary>One queued reservation, peek or adjustment, and the waiter it completes.</summary>
+    private sealed class Operation(char kind, IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double>? deltas)
     {
+        public char Kind { get; } = kind;
+
         public IReadOnlyList<BucketSpec> Buckets { get; } = buckets;
 
-        public IReadOnlyList<double> Deltas { get; } = deltas;
+        public IReadOnlyList<double>? Deltas { get; } = deltas;
 
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<ReservationResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Fail(Exception ex) => Result.TrySetException(ex);
     }
 }

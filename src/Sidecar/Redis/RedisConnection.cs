@@ -201,20 +201,21 @@ internal sealed partial class RedisConnection : IDisposable
     /// <see cref="RedisUnavailableException"/>. <paramref name="timeout"/> is <c>RedisTimeout</c>: see the remarks on the
     /// class for what a call past it does. While Redis is down, a <paramref name="failFast"/> call (one a request waits
     /// on) that is not the probe throws at once without touching Redis; background calls (<paramref name="failFast"/>
-    /// false) always try Redis with the plain timeout.
+    /// false) always try Redis with the plain timeout. An <paramref name="inline"/> caller resumes on whichever thread
+    /// completes the call (for short hand-over code such as a batch flight); any other resumes on the thread pool.
     /// </summary>
-    public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken, bool failFast = true)
+    public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken, bool failFast = true, bool inline = false)
     {
         if (!failFast)
         {
-            return CallAsync(call, timeout, CallKind.Background, cancellationToken);
+            return CallAsync(call, timeout, CallKind.Background, inline, cancellationToken);
         }
 
         if (Volatile.Read(ref _failing) == 0)
         {
             return IsWarm || _firstAttempt.Task.IsCompleted
-                ? CallAsync(call, timeout, CallKind.Request, cancellationToken)
-                : AfterFirstAttemptAsync(call, timeout, cancellationToken);
+                ? CallAsync(call, timeout, CallKind.Request, inline, cancellationToken)
+                : AfterFirstAttemptAsync(call, timeout, inline, cancellationToken);
         }
 
         var now = _time.GetTimestamp();
@@ -224,16 +225,16 @@ internal sealed partial class RedisConnection : IDisposable
         }
 
         Interlocked.Exchange(ref _nextProbe, now + _probeTicks);
-        return CallAsync(call, timeout, CallKind.Probe, cancellationToken);
+        return CallAsync(call, timeout, CallKind.Probe, inline, cancellationToken);
     }
 
-    private async Task<T> AfterFirstAttemptAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<T> AfterFirstAttemptAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, bool inline, CancellationToken cancellationToken)
     {
         await _firstAttempt.Task.WaitAsync(cancellationToken);
-        return await RunAsync(call, timeout, cancellationToken);
+        return await RunAsync(call, timeout, cancellationToken, inline: inline);
     }
 
-    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CallKind kind, CancellationToken cancellationToken)
+    private async Task<T> CallAsync<T>(Func<IDatabase, Task<T>> call, TimeSpan timeout, CallKind kind, bool inline, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var outage = _outage.Task;
@@ -243,10 +244,9 @@ internal sealed partial class RedisConnection : IDisposable
             T result;
             try
             {
-                // ForceYielding: the multiplexer completes a call on its reader thread, and the code after this await is
-                // the rest of the request (the whole proxying, and on a cold start its JIT). Run inline there, it keeps
-                // the reader from reading every other reply meanwhile. Resume on the thread pool instead.
-                result = await pending.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                // ForceYielding (unless inline): the code after this await may be the rest of the request (the whole
+                // proxying, and on a cold start its JIT); it must never hold up whichever thread completed the call.
+                result = await pending.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(inline ? ConfigureAwaitOptions.None : ConfigureAwaitOptions.ForceYielding);
             }
             catch (TimeoutException) when (kind == CallKind.Request)
             {

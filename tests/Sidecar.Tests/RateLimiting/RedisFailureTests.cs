@@ -55,7 +55,7 @@ public sealed class RedisFailureTests(ITestOutputHelper output) : IAsyncLifetime
             var user = $"after-{i}";
             var (status, _, _) = await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", user)));
             Assert.NotEqual(500, status);
-            if (await _redis.CommandAsync($"EXISTS rl:{{{user}}}:gpt-4o:req") == ":1")
+            if (await _redis.CommandAsync($"HEXISTS rl:{{{user}}} gpt-4o:req:v") == ":1")
             {
                 output.WriteLine($"shared limits enforced again {clock.Elapsed.TotalMilliseconds:0} ms after Redis returned");
                 return clock.Elapsed;
@@ -73,7 +73,7 @@ public sealed class RedisFailureTests(ITestOutputHelper output) : IAsyncLifetime
         // Arrange
         await using var sidecar = await StartSidecarAsync("Open");
         var before = await SendAsync(sidecar, "user-before", 3);
-        Assert.Equal(":1", await _redis.CommandAsync("EXISTS rl:{user-before}:gpt-4o:req"));
+        Assert.Equal(":1", await _redis.CommandAsync("HEXISTS rl:{user-before} gpt-4o:req:v"));
 
         // Act: Redis dies.
         _redis.Kill();
@@ -193,6 +193,6 @@ public sealed class RedisFailureTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("Connecting to Redis", connectingBody, StringComparison.Ordinal);
         Assert.Contains("\"redis\":{\"status\":\"Healthy\"", body, StringComparison.Ordinal);
         Assert.Equal(200, status);
-        Assert.Equal(":1", await _redis.CommandAsync("EXISTS rl:{after-start}:gpt-4o:req"));
+        Assert.Equal(":1", await _redis.CommandAsync("HEXISTS rl:{after-start} gpt-4o:req:v"));
     }
 }

@@ -60,7 +60,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.True(first.Allowed);
         Assert.False(second.Allowed);
         Assert.Equal(1, second.RejectedIndex);
-        Assert.InRange(peek.Readings[0].Remaining, 9, 9.01);
+        Assert.InRange(peek.Readings[0].Remaining, 9, 9.1); // one taken; refills 1 per 6 s meanwhile (0.6 s of slack for a loaded machine)
         Assert.Equal(20, peek.Readings[1].Remaining);
         Assert.InRange(second.RetryAfter.TotalHours, 0, 24);
     }
@@ -85,18 +85,55 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ReserveAsync_KeysGetTtls()
+    public async Task ReserveAsync_TokenBucketsOnly_UserHashExpiresOnceFullAgain()
     {
         var key = Key();
-        BucketSpec[] buckets = [new(key + ":req", LimitKind.Requests, false, 60, 1, 1), new(key + ":day", LimitKind.DailyTokens, true, 100, 0, 1)];
+        BucketSpec[] buckets = [new(key + ":req", LimitKind.Requests, false, 60, 1, 1)];
 
         await _store.ReserveAsync(buckets, false, CancellationToken.None);
-        var bucketTtl = await _redis.CommandAsync($"PTTL {key}:req");
-        var dayTtl = await _redis.CommandAsync($"TTL {key}:day");
+        var (hash, field) = RedisRateLimitStore.Split(key + ":req");
+        var ttl = await _redis.CommandAsync($"PTTL {hash}");
 
-        // Daily window: the key itself (declared to the script, no day appended), expiring an hour after midnight UTC.
-        Assert.InRange(long.Parse(bucketTtl![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 62_000);
-        Assert.InRange(long.Parse(dayTtl![1..], System.Globalization.CultureInfo.InvariantCulture), 3600, 86_400 + 3600);
+        // Every bucket of a user is a field of one hash (rl:{user}); full again after 1 s, plus 60 s.
+        Assert.Equal("m:req", field);
+        Assert.Equal(":1", await _redis.CommandAsync($"HEXISTS {hash} m:req:v"));
+        Assert.InRange(long.Parse(ttl![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 62_000);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_DailyWindowThenRequestOnly_TtlNeverShrinksBelowTheWindow()
+    {
+        var key = Key();
+        BucketSpec[] both = [new(key + ":req", LimitKind.Requests, false, 60, 1, 1), new(key + ":day", LimitKind.DailyTokens, true, 100, 0, 1)];
+        BucketSpec[] requestOnly = [both[0]];
+
+        await _store.ReserveAsync(both, false, CancellationToken.None);
+        await _store.ReserveAsync(requestOnly, false, CancellationToken.None);
+        var (hash, _) = RedisRateLimitStore.Split(key + ":day");
+        var ttl = await _redis.CommandAsync($"TTL {hash}");
+        var day = await _store.ReserveAsync([both[1]], peek: true, CancellationToken.None);
+
+        // The daily window lives until an hour after midnight UTC, whatever shorter bucket was written since.
+        Assert.InRange(long.Parse(ttl![1..], System.Globalization.CultureInfo.InvariantCulture), 3600, 86_400 + 3600);
+        Assert.Equal(99, day.Readings[0].Remaining);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_ConcurrentForOneUser_BatchedAndExact()
+    {
+        // 200 reservations for one user at once, capacity 150: exactly 150 admitted, in far fewer scripts than calls.
+        var key = Key();
+        BucketSpec[] buckets = [new(key + ":req", LimitKind.Requests, false, 150, 0.0001, 1), new(key + ":day", LimitKind.DailyTokens, true, 1_000_000, 0, 10)];
+        await _redis.CommandAsync("CONFIG RESETSTAT");
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => Task.Run(async () => await _store.ReserveAsync(buckets, false, CancellationToken.None))));
+        var scripts = await ScriptCallsAsync();
+        var day = await _store.ReserveAsync([buckets[1]], peek: true, CancellationToken.None);
+
+        Assert.Equal(150, results.Count(r => r.Allowed));
+        Assert.All(results.Where(r => !r.Allowed), r => Assert.Equal(0, r.RejectedIndex));
+        Assert.Equal(1_000_000 - 1500, day.Readings[0].Remaining);
+        Assert.InRange(scripts, 1, 199);
     }
 
     [Fact]

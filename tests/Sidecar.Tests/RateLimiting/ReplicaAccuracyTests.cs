@@ -91,7 +91,7 @@ public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(admitted, _fake.Received.Count(r => r.BodyText.Contains("gpt-4o", StringComparison.Ordinal)) - 5);
         Assert.All(other.Statuses, s => Assert.Equal(200, s));
         Assert.DoesNotContain(_replicas.SelectMany(r => r.Logs.Events), e => e.RenderMessage().Contains("Redis is unavailable", StringComparison.Ordinal));
-        Assert.Equal(":1", await _redis.CommandAsync("EXISTS rl:{shared-user}:gpt-4o:req"));
+        Assert.Equal(":1", await _redis.CommandAsync("HEXISTS rl:{shared-user} gpt-4o:req:v"));
     }
 
     [Fact]
