@@ -49,6 +49,6 @@ public sealed class RedisLimitQueueFunctionalTests : IAsyncLifetime
         Assert.True(waited >= TimeSpan.FromSeconds(2.95), $"answered {waited.TotalSeconds:0.00} s after the first request: before the refill");
         Assert.Equal(200, third.Status);
         Assert.True(waitedAgain >= TimeSpan.FromSeconds(5.95), $"third answered {waitedAgain.TotalSeconds:0.00} s after the first: before its refill");
-        Assert.Equal("1", await _redis.CommandAsync("EXISTS rl:{redis-waiter}:every-3s:req") is ":1" ? "1" : "missing key");
+        Assert.Equal("1", await _redis.CommandAsync("HEXISTS rl:{redis-waiter} every-3s:req:v") is ":1" ? "1" : "missing key");
     }
 }
