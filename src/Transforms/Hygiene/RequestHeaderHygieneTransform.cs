@@ -6,7 +6,7 @@ namespace InferenceSidecar.Transforms.Hygiene;
 /// <summary>
 /// Forwards only an allow-list of request headers per provider kind (plus a cluster's own <c>ForwardHeaders</c>
 /// metadata; <c>X-Forwarded-*</c> only when the cluster's <c>XForwarded</c> metadata is true), so client credentials, cookies, the identity header, the sidecar's own headers and anything unexpected
-/// never leave. Runs before the key transform, so the injected provider key is the only credential that goes upstream.
+/// never leave; nor does a header whose value is not ASCII. Runs before the key transform, so the injected provider key is the only credential that goes upstream.
 /// </summary>
 internal sealed class RequestHeaderHygieneTransform(string identityHeader, ProviderKind provider = ProviderKind.OpenAI, IReadOnlyCollection<string>? extra = null, bool xForwarded = false) : RequestTransform
 {
@@ -21,7 +21,10 @@ internal sealed class RequestHeaderHygieneTransform(string identityHeader, Provi
         List<string>? drop = null;
         foreach (var header in headers)
         {
-            if (!Allowed(header.Key, kind, forwarded))
+            // A value with non-ASCII bytes cannot go out on HTTP/1.1 or 2 (HttpClient refuses the whole request, which
+            // would surface as a 502 and count against the provider's circuit): such a header is dropped like any
+            // header off the allow-list, and the rest of the request is forwarded.
+            if (!Allowed(header.Key, kind, forwarded) || !IsAscii(header.Value))
             {
                 (drop ??= []).Add(header.Key);
             }
@@ -36,6 +39,19 @@ internal sealed class RequestHeaderHygieneTransform(string identityHeader, Provi
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private static bool IsAscii(IEnumerable<string> values)
+    {
+        foreach (var value in values)
+        {
+            if (!System.Text.Ascii.IsValid(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private bool Allowed(string name, ProviderKind kind, bool forwarded)

@@ -36,6 +36,29 @@ public sealed class HeaderHygieneTests(ProxyFixture fixture) : IClassFixture<Pro
     }
 
     [Fact]
+    public async Task Forward_NonAsciiHeaderValues_DroppedAndRequestServedNot502()
+    {
+        // Arrange: a client whose HTTP stack sends UTF-8 header values (HttpClient refuses them by default, curl does not).
+        var fake = fixture.Reset();
+        using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.UTF8 };
+        using var client = new HttpClient(handler) { BaseAddress = fixture.Sidecar.ProxyAddress };
+        var request = Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "alice"), ("OpenAI-Beta", "assistants=v2"));
+        request.Headers.TryAddWithoutValidation("X-Request-Id", "idé");
+        request.Headers.TryAddWithoutValidation("User-Agent", "ké/1.0");
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", "ké");
+
+        // Act
+        var (status, _, _) = await Http.SendAsync(client, request);
+
+        // Assert: served; the non-ASCII values never went upstream (they would fail the upstream call as a 502), the rest did.
+        Assert.Equal(200, status);
+        var received = Assert.Single(fake.Received);
+        Assert.DoesNotContain(received.Headers.Values, v => v.Contains('é', StringComparison.Ordinal));
+        Assert.Null(received.Header("Idempotency-Key"));
+        Assert.Equal("assistants=v2", received.Header("OpenAI-Beta"));
+    }
+
+    [Fact]
     public async Task Respond_UpstreamSendsAccountHeadersAndCookies_ClientNeverSeesThem()
     {
         await using var canned = await SidecarWithWireMock.StartAsync();
