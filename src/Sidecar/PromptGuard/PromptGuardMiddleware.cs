@@ -86,7 +86,7 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
         var combined = text.Combined;
         foreach (var rule in policy.Deny)
         {
-            if (Matches(rule, combined) is { } hit)
+            if (MatchesAnywhere(rule, combined) is { } hit)
             {
                 return hit ? rule.Name : TimedOut;
             }
@@ -119,6 +119,45 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
         }
 
         return null;
+    }
+
+    /// <summary>Windows a deny rule scans (longer text is scanned in overlapping windows) and their overlap.</summary>
+    internal const int ScanWindow = 65_536, ScanOverlap = 8_192;
+
+    /// <summary>
+    /// A deny rule over text of any length: in windows of <see cref="ScanWindow"/> characters overlapping by
+    /// <see cref="ScanOverlap"/>. The non-backtracking engine (.NET 10) stops finding matches in inputs of about 100,000
+    /// characters and more (a match after 100 KB of "a a a …" was reported as none; measured), which let a padded
+    /// prompt past every rule. A deny match longer than the overlap could be missed; the starter rules are bounded far
+    /// below it. Allow rules keep whole-message semantics (an engine miss there refuses: it fails closed).
+    /// </summary>
+    private static bool? MatchesAnywhere(CompiledRule rule, string text)
+    {
+        if (text.Length <= ScanWindow)
+        {
+            return Matches(rule, text);
+        }
+
+        for (var start = 0; ; start += ScanWindow - ScanOverlap)
+        {
+            var length = Math.Min(ScanWindow, text.Length - start);
+            try
+            {
+                if (rule.Regex.IsMatch(text.AsSpan(start, length)))
+                {
+                    return true;
+                }
+            }
+            catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+            {
+                return false;
+            }
+
+            if (start + length >= text.Length)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>True: matched; null: no match; false: timed out.</summary>

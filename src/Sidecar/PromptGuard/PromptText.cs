@@ -118,17 +118,32 @@ internal sealed class PromptText
 
     private void Item(JsonElement item)
     {
+        // Every duplicate of "role" counts (upstream parsers disagree on which wins), and only roles known to carry the
+        // model's own output are skipped: "User", "user\0" or a role listed twice with "assistant" are still checked.
         string? role = null;
+        var modelOutput = true;
+        var any = false;
         foreach (var property in item.EnumerateObject())
         {
-            if (property.Name == "role" && property.Value.ValueKind == JsonValueKind.String)
+            if (property.Name == "role")
             {
-                role = property.Value.GetString();
+                any = true;
+                var value = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+                if (value is not ("assistant" or "tool" or "function"))
+                {
+                    modelOutput = false;
+                    role ??= value;
+                }
             }
         }
 
-        var isUser = role is null or "user";
-        if (!AllRoles && role is not (null or "user" or "system" or "developer"))
+        if (!any)
+        {
+            modelOutput = false;
+        }
+
+        var isUser = role is not ("system" or "developer");
+        if (!AllRoles && modelOutput)
         {
             return;
         }
