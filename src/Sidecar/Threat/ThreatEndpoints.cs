@@ -42,7 +42,7 @@ internal static partial class ThreatEndpoints
         return Results.Json(status, Serialization.SidecarJsonContext.Default.DictionaryStringObject);
     }
 
-    private static async Task<IResult> ClearAsync(HttpContext context, string user, ThreatScores scores, ILogger<ThreatScores> logger)
+    private static async Task<IResult> ClearAsync(HttpContext context, string user, ThreatScores scores, ILogger<ThreatScores> logger, Audit.AdminAudit audit)
     {
         if (!SidecarOptionsValidator.UserIdPattern().IsMatch(user))
         {
@@ -57,11 +57,13 @@ internal static partial class ThreatEndpoints
         }
         catch (RedisUnavailableException)
         {
+            audit.Write(context, "threat.clear", "user=" + user, "failed");
             context.Response.Headers.RetryAfter = "1";
             return await ErrorAsync(context, 503, "The shared threat store is unavailable; retry shortly.", "threat_unavailable");
         }
 
         LogCleared(logger, user, before);
+        audit.Write(context, "threat.clear", "user=" + user, "cleared");
         return Results.Json(new Dictionary<string, object?> { ["user"] = user, ["cleared"] = true, ["previous_score"] = Math.Round(before, 6) }, Serialization.SidecarJsonContext.Default.DictionaryStringObject);
     }
 
