@@ -92,7 +92,7 @@ refused=$(chat)
 grep -q '^HTTP/1.1 429' "$work/headers.txt" && echo "$refused" | grep -q '"type":"rate_limit_exceeded"\|"code":"rate_limit_exceeded"' \
   || { echo "publish-check: the third request in a minute was not refused: $(head -1 "$work/headers.txt") $refused"; exit 1; }
 limits=$(curl -fs "http://127.0.0.1:$proxy/sidecar/v1/limits" -H 'X-User-Id: pat')
-echo "$limits" | grep -q '"requests_per_minute":{"limit":2,"used":[12][.0-9]*,"remaining":0[.0-9]*,.*"price":{"priced":true' \
+echo "$limits" | grep -Eq '"requests_per_minute":\{"limit":2,("per_window":2,)?"used":[12][.0-9]*,"remaining":0[.0-9]*,.*"price":\{"priced":true' \
   || { echo "publish-check: /sidecar/v1/limits wrong: $limits"; exit 1; }
 # Usage rows are flushed once a second (Sidecar:Usage:FlushInterval): poll briefly.
 for _ in $(seq 1 25); do
