@@ -98,8 +98,10 @@ public sealed class InputLimitTests : IAsyncLifetime
     public async Task Send_OverConcurrencyCap_503FastWithRetryAfter()
     {
         _slow.Given(WireMockUpstream.Post("/v1/chat/completions"))
-            .RespondWith(WireMockUpstream.Json(200, CannedAnswers.OpenAIChat("Hello.", 7, 2)).WithDelay(TimeSpan.FromSeconds(1)));
+            .RespondWith(WireMockUpstream.Json(200, CannedAnswers.OpenAIChat("Hello.", 7, 2)).WithDelay(TimeSpan.FromSeconds(3)));
 
+        // The upstream holds each admitted request 3 s, so all five arrive while the first two are still in flight, even
+        // when the first requests of a cold process take a second to get through (seen once in CI with 1 s: 3 admitted).
         var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(i =>
             Http.SendAsync(_setup.Sidecar.Client, Http.Post("slow/v1/chat/completions", Http.ChatBody, ("X-User-Id", "user" + i)))));
 
