@@ -37,7 +37,8 @@ internal sealed class ResponseCacheMiddleware(
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var lookup = context.Features.Get<CacheLookup>() ?? CacheLookup.Prepare(context);
+        // Prepared once, by CacheLookupMiddleware ahead of the limiter (absent: the route or request is not cached).
+        var lookup = context.Features.Get<CacheLookup>();
         if (lookup is null)
         {
             await next(context);

@@ -80,20 +80,16 @@ internal sealed class RateLimitMiddleware(
             }
         }
 
-        var waited = false;
-        if (queue.Applies(decision))
+        var userId = feature.UserId;
+        var model = info.Model;
+        var (queued, waited) = await AfterQueueAsync(context, feature, decision,
+            ct => limiter.ReserveAsync(userId, feature.Tier, model, input, output, peek: false, ct));
+        if (queued is null)
         {
-            var userId = feature.UserId;
-            var model = info.Model;
-            var after = await WaitForCapacityAsync(context, feature, decision,
-                ct => limiter.ReserveAsync(userId, feature.Tier, model, input, output, peek: false, ct));
-            if (after is null)
-            {
-                return; // the client left while waiting: nothing was reserved
-            }
-
-            (decision, waited) = (after, after.Allowed);
+            return; // the client left while waiting: nothing was reserved
         }
+
+        decision = queued;
 
         feature.LimitOutcome = rewritten is not null ? "clamped" : waited ? "waited" : decision.Outcome;
         if (!await AdmitAsync(context, feature, decision, info.Model))
@@ -229,18 +225,14 @@ internal sealed class RateLimitMiddleware(
     private async Task RequestOnlyAsync(HttpContext context, SidecarRequestFeature feature)
     {
         var decision = await limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, context.RequestAborted);
-        var waited = false;
-        if (queue.Applies(decision))
+        var (queued, waited) = await AfterQueueAsync(context, feature, decision,
+            ct => limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, ct));
+        if (queued is null)
         {
-            var after = await WaitForCapacityAsync(context, feature, decision,
-                ct => limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, ct));
-            if (after is null)
-            {
-                return;
-            }
-
-            (decision, waited) = (after, after.Allowed);
+            return;
         }
+
+        decision = queued;
 
         feature.LimitOutcome = waited ? "waited" : decision.Outcome;
         if (await AdmitAsync(context, feature, decision, feature.Model))
@@ -254,6 +246,21 @@ internal sealed class RateLimitMiddleware(
     /// decision to answer with (admitted, or still refused: a full queue or a wait that ran out answers 429 as usual),
     /// or null when the client left while waiting (499 in the request log; nothing was reserved, so nothing is charged).
     /// </summary>
+    /// <summary>
+    /// The decision after the queue: <paramref name="decision"/> itself (not waited) when the queue does not apply,
+    /// synchronously; else what <see cref="WaitForCapacityAsync"/> gives, with whether it waited into an admission.
+    /// </summary>
+    private ValueTask<(LimitDecision? Decision, bool Waited)> AfterQueueAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision decision, Func<CancellationToken, ValueTask<LimitDecision>> retry)
+    {
+        return queue.Applies(decision) ? WaitAsync() : new((decision, false));
+
+        async ValueTask<(LimitDecision?, bool)> WaitAsync()
+        {
+            var after = await WaitForCapacityAsync(context, feature, decision, retry);
+            return (after, after?.Allowed == true);
+        }
+    }
+
     private async Task<LimitDecision?> WaitForCapacityAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision refused, Func<CancellationToken, ValueTask<LimitDecision>> retry)
     {
         try
