@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using InferenceSidecar.Transforms.Redaction;
+using InferenceSidecar.Redaction;
 
 // Redaction throughput: MB/s of UTF-16 text through MayContain (+ Redact when it says yes) for the built-in detectors,
 // the anchored fast path against the same detectors without anchors (every regex over the whole text, as before).

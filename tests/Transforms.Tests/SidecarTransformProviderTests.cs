@@ -1,10 +1,12 @@
-using InferenceSidecar.Transforms.Hygiene;
-using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Hygiene;
+using InferenceSidecar.Keys;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms.Builder;
+
+using InferenceSidecar.Proxy;
 
 namespace InferenceSidecar.Transforms.Tests;
 

@@ -2,9 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Errors;
-using InferenceSidecar.Transforms.Errors;
-using InferenceSidecar.Transforms.Keys;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Keys;
+using InferenceSidecar.Providers;
 
 namespace InferenceSidecar.Admin;
 

@@ -2,7 +2,7 @@ using System.Reflection;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Errors;
 using InferenceSidecar.Hosting;
-using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Keys;
 
 namespace InferenceSidecar.Dashboard;
 

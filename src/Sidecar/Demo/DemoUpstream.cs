@@ -28,7 +28,20 @@ internal static class DemoUpstream
     public const bool Available = false;
 #endif
 
-    public static IReverseProxyBuilder AddSidecarDemo(this IReverseProxyBuilder proxy) => proxy.LoadFromMemory([], []);
+    public static IReverseProxyBuilder AddSidecarDemo(this IReverseProxyBuilder proxy)
+    {
+        proxy.Services.AddSingleton<IValidateOptions<SidecarOptions>, DemoOptionsValidator>();
+        return proxy.LoadFromMemory([], []);
+    }
+
+    /// <summary>A build without the demo upstream refuses <c>Sidecar:Demo:Enabled</c> at start.</summary>
+    private sealed class DemoOptionsValidator(IHostEnvironment environment) : IValidateOptions<SidecarOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, SidecarOptions options) =>
+            options.Demo.Enabled && !environment.IsProduction() && !Available
+                ? ValidateOptionsResult.Fail("Sidecar:Demo:Enabled needs a dev build (Debug, as `dotnet run --project src/Sidecar` builds it); this build carries no demo upstream.")
+                : ValidateOptionsResult.Success;
+    }
 
     public static WebApplication MapSidecarDemo(this WebApplication app)
     {

@@ -8,7 +8,7 @@ namespace InferenceSidecar.Health;
 
 internal static class HealthEndpoints
 {
-    public const string ReadyTag = "ready";
+    public const string ReadyTag = InferencePipeline.ReadyTag;
 
     public static IServiceCollection AddSidecarHealth(this IServiceCollection services)
     {

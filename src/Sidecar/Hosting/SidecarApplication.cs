@@ -44,15 +44,13 @@ internal static class SidecarApplication
         builder.AddSidecarLogging(logging);
         builder.AddSidecarListeners();
 
-        builder.Services.AddSidecarConfiguration(builder.Configuration);
-        builder.Services.AddSidecarIdentity();
-        builder.Services.AddSidecarRateLimiting(builder.Configuration);
-        builder.Services.AddSidecarThreat(builder.Configuration);
-        builder.Services.AddSidecarMetrics();
+        // The inference pipeline is the library (src/Transforms, InferencePipeline); this host adds listeners, config
+        // files and reload, logging, tracing export, /metrics, health, the admin and operations APIs and the demo.
+        builder.Services.AddReverseProxy()
+            .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddInferencePipeline(builder.Configuration)
+            .AddSidecarDemo();
         builder.Services.AddSidecarTracing(builder.Configuration);
-        builder.Services.AddSidecarAnalytics(builder.Configuration);
-        builder.Services.AddSidecarCaching(builder.Configuration);
-        builder.Services.AddSidecarProxy(builder.Configuration);
         builder.Services.AddSidecarHealth();
         builder.Services.AddSidecarCors(builder.Configuration);
         builder.Services.AddSidecarOperations(builder.Configuration);
@@ -66,7 +64,7 @@ internal static class SidecarApplication
         app.UseRouting();
         app.UseMiddleware<ListenerFilterMiddleware>();
         app.UseCors();
-        app.UseSidecarRateLimiter();
+        app.UseRateLimiter(); // the pipeline's concurrency cap and the routes' RateLimiterPolicy
         app.MapSidecarHealth();
         app.MapSidecarDemo();
         app.MapSidecarLimits();
@@ -75,7 +73,7 @@ internal static class SidecarApplication
         app.MapSidecarThreat();
         app.MapSidecarOperations();
         app.MapSidecarDashboard();
-        app.MapSidecarProxy();
+        app.MapReverseProxy(proxy => proxy.UseInferencePipeline());
         app.MapFallback("{**path}", NotFound.WriteAsync);
         return app;
     }

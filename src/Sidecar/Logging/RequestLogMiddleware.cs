@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using InferenceSidecar.Hosting;
 using InferenceSidecar.Metrics;
-using InferenceSidecar.Transforms;
+using InferenceSidecar.Proxy;
 
 namespace InferenceSidecar.Logging;
 

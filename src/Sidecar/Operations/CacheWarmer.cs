@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Hosting;
-using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Keys;
 using Microsoft.Extensions.Options;
 
 namespace InferenceSidecar.Operations;

@@ -5,8 +5,8 @@ using InferenceSidecar.Audit;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Hosting;
 using InferenceSidecar.Redis;
-using InferenceSidecar.Transforms.Errors;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Providers;
 using Microsoft.Extensions.Options;
 
 namespace InferenceSidecar.Operations;

@@ -1,4 +1,4 @@
-using InferenceSidecar.Transforms;
+using InferenceSidecar.Proxy;
 
 namespace InferenceSidecar.Operations;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using InferenceSidecar.Hosting;
-using InferenceSidecar.Transforms;
+using InferenceSidecar.Proxy;
 using Microsoft.Extensions.Options;
 
 namespace InferenceSidecar.Operations;

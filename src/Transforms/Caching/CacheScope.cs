@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Caching;
+namespace InferenceSidecar.Caching;
 
 /// <summary>Who may share a cache entry.</summary>
 internal enum CacheScope

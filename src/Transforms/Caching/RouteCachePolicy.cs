@@ -1,7 +1,9 @@
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace InferenceSidecar.Transforms.Caching;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Caching;
 
 /// <summary>
 /// A route's response-cache settings, from its YARP route <c>Metadata</c>: <c>Cache</c> (<c>On</c>/<c>Off</c>, default

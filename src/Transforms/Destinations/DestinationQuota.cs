@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Model;
 
-namespace InferenceSidecar.Transforms.Destinations;
+namespace InferenceSidecar.Destinations;
 
 /// <summary>
 /// What each destination's provider said about its quota, per replica (in memory): a 429 puts the destination in a

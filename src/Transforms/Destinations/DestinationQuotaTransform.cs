@@ -1,6 +1,8 @@
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Destinations;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Destinations;
 
 /// <summary>Feeds every upstream response's quota headers and 429s to <see cref="DestinationQuota"/>, for the destination that answered.</summary>
 internal sealed class DestinationQuotaTransform(DestinationQuota quota) : ResponseTransform

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 
-namespace InferenceSidecar.Transforms.Destinations;
+namespace InferenceSidecar.Destinations;
 
 /// <summary>
 /// YARP load-balancing policy <c>MostRemainingQuota</c>: the destination whose provider last reported the largest

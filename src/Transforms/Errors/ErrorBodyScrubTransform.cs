@@ -1,11 +1,13 @@
 using System.IO.Compression;
-using InferenceSidecar.Transforms.Keys;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Keys;
+using InferenceSidecar.Providers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Errors;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Errors;
 
 /// <summary>
 /// Keeps the key the sidecar injected from ever coming back to the client, whatever the upstream echoes:

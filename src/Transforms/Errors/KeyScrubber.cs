@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace InferenceSidecar.Transforms.Errors;
+namespace InferenceSidecar.Errors;
 
 /// <summary>
 /// Finds the injected provider key in bytes however a body or header may have encoded it: each character of the key

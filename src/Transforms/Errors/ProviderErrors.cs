@@ -1,8 +1,8 @@
 using System.Text.Json;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Providers;
 using Microsoft.AspNetCore.Http;
 
-namespace InferenceSidecar.Transforms.Errors;
+namespace InferenceSidecar.Errors;
 
 /// <summary>
 /// Writes errors in the provider's own dialect so the official SDKs raise their normal exception types:

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Hygiene;
+namespace InferenceSidecar.Hygiene;
 
 /// <summary>Headers the host adds to the strip-list beyond the fixed ones (the configured identity header).</summary>
 internal sealed class HeaderHygieneOptions

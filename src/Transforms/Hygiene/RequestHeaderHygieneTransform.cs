@@ -1,7 +1,9 @@
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Providers;
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Hygiene;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Hygiene;
 
 /// <summary>
 /// Forwards only an allow-list of request headers per provider kind (plus a cluster's own <c>ForwardHeaders</c>

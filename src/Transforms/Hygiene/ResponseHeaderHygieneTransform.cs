@@ -1,6 +1,8 @@
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Hygiene;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Hygiene;
 
 /// <summary>
 /// Drops account-identifying upstream headers and cookies, and records the upstream status for the request log.

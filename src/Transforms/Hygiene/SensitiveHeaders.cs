@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace InferenceSidecar.Transforms.Hygiene;
+namespace InferenceSidecar.Hygiene;
 
 /// <summary>The fixed strip-lists: client credentials on requests, account identifiers on responses.</summary>
 internal static class SensitiveHeaders

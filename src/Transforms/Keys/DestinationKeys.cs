@@ -1,7 +1,7 @@
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Providers;
 using Yarp.ReverseProxy.Model;
 
-namespace InferenceSidecar.Transforms.Keys;
+namespace InferenceSidecar.Keys;
 
 /// <summary>
 /// Several keys for one cluster: a destination's own <c>Metadata:ApiKey</c> reference (<c>env:</c>/<c>file:</c>/<c>none</c>,

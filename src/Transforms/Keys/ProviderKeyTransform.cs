@@ -1,8 +1,10 @@
 using System.Net.Http.Headers;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Providers;
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Keys;
 
 /// <summary>
 /// Injects the cluster's provider key the way its provider expects it: <c>Authorization: Bearer</c> (OpenAI and

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Keys;
+namespace InferenceSidecar.Keys;
 
 /// <summary>
 /// Where a secret lives: an environment variable (<c>env:NAME</c>), a file such as a mounted Kubernetes secret

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace InferenceSidecar.Transforms.Keys;
+namespace InferenceSidecar.Keys;
 
 /// <summary>
 /// Resolves secret references to values. File secrets are re-read at most once per <see cref="RefreshInterval"/>,

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Keys;
+namespace InferenceSidecar.Keys;
 
 internal enum SecretSource
 {

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace InferenceSidecar.Transforms.PromptGuard;
+namespace InferenceSidecar.PromptGuard;
 
 /// <summary>What a route does with a prompt-guard match: refuse with 400 in its dialect, or only count it.</summary>
 internal enum PromptGuardMode

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Yarp.ReverseProxy.Configuration;
 
-namespace InferenceSidecar.Transforms.Providers;
+namespace InferenceSidecar.Providers;
 
 /// <summary>
 /// The YARP cluster <c>Metadata</c> keys the sidecar reads, and their parsing. One place, so the transform

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Providers;
+namespace InferenceSidecar.Providers;
 
 /// <summary>What a request body on an endpoint is.</summary>
 internal enum EndpointBody

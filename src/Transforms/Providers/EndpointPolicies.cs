@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace InferenceSidecar.Transforms.Providers;
+namespace InferenceSidecar.Providers;
 
 /// <summary>What a route does with a path that matches no known endpoint.</summary>
 internal enum UnknownEndpointMode

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace InferenceSidecar.Transforms.Providers;
+namespace InferenceSidecar.Providers;
 
 /// <summary>
 /// The endpoint model: for each provider kind, the path patterns the sidecar knows and what it does with each (see

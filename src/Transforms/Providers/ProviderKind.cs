@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Providers;
+namespace InferenceSidecar.Providers;
 
 /// <summary>The wire dialect of an upstream; it decides how the key is sent and how errors look.</summary>
 internal enum ProviderKind

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// What every match of a detector must contain, found by a vectorized scan so that the detector's regex runs only near

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// One kind of secret or personal data: a pattern (redacting capture group 1 when the pattern has one, else the whole

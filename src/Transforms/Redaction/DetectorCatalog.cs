@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// The built-in detectors. Secrets (on by default): provider API keys (OpenAI, Anthropic, Google), AWS access key ids

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// Redacts every string value and property name of a JSON document (message contents, system prompts, tool definitions, tool-call

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>What a route does with secrets found in a request body (route <c>Metadata:Redaction</c>).</summary>
 internal enum RedactionMode

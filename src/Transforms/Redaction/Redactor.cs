@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// Finds secrets in a text and replaces each with <c>[REDACTED:&lt;type&gt;]</c>. Idempotent: the marker matches no

@@ -1,6 +1,8 @@
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Redaction;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// On routes with <c>RedactResponses: true</c>, runs the route's detectors over what the model sends back: a JSON body

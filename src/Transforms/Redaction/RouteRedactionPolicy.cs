@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// A route's redaction settings from its YARP route <c>Metadata</c>: <c>Redaction</c> (<c>Redact</c>, default;

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace InferenceSidecar.Transforms.Redaction;
+namespace InferenceSidecar.Redaction;
 
 /// <summary>
 /// Redacts an SSE stream event by event. Text deltas (OpenAI <c>choices[0].delta.content</c>, Anthropic

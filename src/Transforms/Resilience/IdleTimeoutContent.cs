@@ -1,6 +1,8 @@
 using System.Net;
 
-namespace InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Resilience;
 
 /// <summary>Upstream response content whose every read must make progress within the idle timeout.</summary>
 internal sealed class IdleTimeoutContent : HttpContent

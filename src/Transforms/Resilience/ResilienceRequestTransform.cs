@@ -1,6 +1,8 @@
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Resilience;
 
 /// <summary>Hands the request's feature to the <see cref="TimeoutHandler"/> through the outgoing request's options.</summary>
 internal sealed class ResilienceRequestTransform : RequestTransform

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Resilience;
+namespace InferenceSidecar.Resilience;
 
 /// <summary>
 /// One request's retry budget, shared by the resilience middleware (which loops) and the response transform (which,

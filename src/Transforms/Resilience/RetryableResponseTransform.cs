@@ -1,7 +1,9 @@
 using System.Globalization;
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Resilience;
 
 /// <summary>
 /// When the upstream answers 429, 502, 503, 504 or 529 and the request may still be retried (attempts and time left,

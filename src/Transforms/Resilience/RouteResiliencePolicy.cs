@@ -1,7 +1,9 @@
 using System.Runtime.CompilerServices;
 using Yarp.ReverseProxy.Configuration;
 
-namespace InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Resilience;
 
 /// <summary>
 /// A route's timeouts, retries and fallbacks, from its YARP route <c>Metadata</c>: <c>ResponseHeadersTimeout</c>

@@ -1,7 +1,9 @@
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Providers;
 using Yarp.ReverseProxy.Forwarder;
 
-namespace InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Resilience;
 
 /// <summary>
 /// YARP's per-cluster HTTP client, with the cluster's <c>ConnectTimeout</c> metadata (default 5 s: LLM calls are long,

@@ -1,4 +1,6 @@
-namespace InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Resilience;
 
 /// <summary>
 /// Wraps a cluster's HTTP handler: bounds the time to response headers, and the idle gap between body reads (so a

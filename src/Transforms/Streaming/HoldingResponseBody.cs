@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
 
-namespace InferenceSidecar.Transforms.Streaming;
+namespace InferenceSidecar.Streaming;
 
 /// <summary>
 /// A response body wrapper that may hold bytes back until the stream ends (an SSE event not yet closed, redaction's

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Streaming;
+namespace InferenceSidecar.Streaming;
 
 /// <summary>
 /// The one server-sent-events framer, shared by usage capture (<see cref="Usage.UsageAccumulator"/>, which the response

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Usage;
+namespace InferenceSidecar.Usage;
 
 /// <summary>
 /// The part of a response's input tokens the provider priced differently because of prompt caching, as it reported it:

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace InferenceSidecar.Transforms.Usage;
+namespace InferenceSidecar.Usage;
 
 /// <summary>A growable byte buffer on <see cref="ArrayPool{T}"/>: append, read, drop from the front, return to the pool.</summary>
 internal sealed class PooledByteBuffer : IDisposable

@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Usage;
+namespace InferenceSidecar.Usage;
 
 /// <summary>A copy of the bytes sent to the client, up to a limit (pooled). Past the limit it stops and says so.</summary>
 internal sealed class ResponseRecording(int limit) : IDisposable

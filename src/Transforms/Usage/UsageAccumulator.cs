@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 
-namespace InferenceSidecar.Transforms.Usage;
+namespace InferenceSidecar.Usage;
 
 /// <summary>
 /// Reads token usage from a response as it passes: a JSON body (<c>usage</c> at the top level), or an SSE stream

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace InferenceSidecar.Transforms.Usage;
+namespace InferenceSidecar.Usage;
 
 /// <summary>
 /// Wraps the client response body: every write goes straight through (and every flush), while a copy feeds the

@@ -1,6 +1,8 @@
 using Yarp.ReverseProxy.Transforms;
 
-namespace InferenceSidecar.Transforms.Usage;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Usage;
 
 /// <summary>
 /// For successful responses of requests the limiter is tracking, puts a <see cref="UsageCaptureStream"/> between

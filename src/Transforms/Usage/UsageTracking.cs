@@ -1,4 +1,4 @@
-namespace InferenceSidecar.Transforms.Usage;
+namespace InferenceSidecar.Usage;
 
 /// <summary>
 /// Set by the limiter on requests whose usage it will reconcile; <see cref="Recording"/> is set by the cache on misses

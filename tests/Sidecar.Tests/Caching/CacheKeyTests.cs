@@ -1,6 +1,5 @@
 using System.Text;
 using InferenceSidecar.Caching;
-using InferenceSidecar.Transforms.Caching;
 using Microsoft.AspNetCore.Http;
 
 namespace InferenceSidecar.Tests.Caching;

@@ -1,4 +1,4 @@
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Providers;
 
 namespace InferenceSidecar.Tests.Intake;
 

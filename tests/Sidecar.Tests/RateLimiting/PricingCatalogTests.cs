@@ -1,6 +1,6 @@
 using InferenceSidecar.Configuration;
 using InferenceSidecar.RateLimiting;
-using InferenceSidecar.Transforms.Usage;
+using InferenceSidecar.Usage;
 
 namespace InferenceSidecar.Tests.RateLimiting;
 

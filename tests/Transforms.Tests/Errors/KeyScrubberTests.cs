@@ -1,5 +1,5 @@
 using System.Text;
-using InferenceSidecar.Transforms.Errors;
+using InferenceSidecar.Errors;
 
 namespace InferenceSidecar.Transforms.Tests.Errors;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using InferenceSidecar.Transforms.Errors;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Providers;
 using Microsoft.AspNetCore.Http;
 
 namespace InferenceSidecar.Transforms.Tests.Errors;

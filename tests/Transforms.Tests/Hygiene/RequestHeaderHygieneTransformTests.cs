@@ -1,5 +1,5 @@
-using InferenceSidecar.Transforms.Hygiene;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Hygiene;
+using InferenceSidecar.Providers;
 
 namespace InferenceSidecar.Transforms.Tests.Hygiene;
 

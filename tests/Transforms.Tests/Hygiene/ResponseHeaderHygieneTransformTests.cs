@@ -1,8 +1,10 @@
 using System.Net;
-using InferenceSidecar.Transforms.Hygiene;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Hygiene;
+using InferenceSidecar.Providers;
 using Microsoft.AspNetCore.Http;
 using Yarp.ReverseProxy.Transforms;
+
+using InferenceSidecar.Proxy;
 
 namespace InferenceSidecar.Transforms.Tests.Hygiene;
 

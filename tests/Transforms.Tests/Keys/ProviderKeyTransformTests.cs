@@ -1,5 +1,5 @@
-using InferenceSidecar.Transforms.Keys;
-using InferenceSidecar.Transforms.Providers;
+using InferenceSidecar.Keys;
+using InferenceSidecar.Providers;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 

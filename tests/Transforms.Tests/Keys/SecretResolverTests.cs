@@ -1,4 +1,4 @@
-using InferenceSidecar.Transforms.Keys;
+using InferenceSidecar.Keys;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using InferenceSidecar.Testing;
-using InferenceSidecar.Transforms.Redaction;
+using InferenceSidecar.Redaction;
 
 namespace InferenceSidecar.Transforms.Tests.Redaction;
 

@@ -1,4 +1,4 @@
-using InferenceSidecar.Transforms.Resilience;
+using InferenceSidecar.Resilience;
 using Microsoft.Extensions.Logging.Abstractions;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;

@@ -1,5 +1,5 @@
 using System.Text;
-using InferenceSidecar.Transforms.Streaming;
+using InferenceSidecar.Streaming;
 
 namespace InferenceSidecar.Transforms.Tests.Streaming;
 

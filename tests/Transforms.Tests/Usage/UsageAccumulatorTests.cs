@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using InferenceSidecar.Transforms.Usage;
+using InferenceSidecar.Usage;
 
 namespace InferenceSidecar.Transforms.Tests.Usage;
 

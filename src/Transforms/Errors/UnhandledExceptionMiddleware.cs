@@ -1,0 +1,41 @@
+using InferenceSidecar.Proxy;
+using InferenceSidecar.Errors;
+
+namespace InferenceSidecar.Errors;
+
+/// <summary>
+/// Last line of defence: an unexpected exception becomes a 500 in the route's dialect with a fixed message.
+/// Never a stack trace, never the exception message (it could carry a header value); the log names only its type.
+/// Sits inside the developer exception page so Development never shows one either.
+/// </summary>
+internal sealed partial class UnhandledExceptionMiddleware(RequestDelegate next, ILogger<UnhandledExceptionMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or IOException)
+        {
+            // The client went away; nothing to answer.
+        }
+        catch (Exception ex)
+        {
+            if (ex is BadHttpRequestException bad)
+            {
+                var provider = context.Features.Get<SidecarRequestFeature>()?.Provider ?? NotFound.GuessProvider(context.Request);
+                var message = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large." : "Malformed request.";
+                await ProviderErrors.WriteAsync(context, provider, bad.StatusCode, message);
+                return;
+            }
+
+            LogUnhandled(logger, ex.GetType().FullName ?? "Exception", context.TraceIdentifier);
+            var kind = context.Features.Get<SidecarRequestFeature>()?.Provider ?? NotFound.GuessProvider(context.Request);
+            await ProviderErrors.WriteAsync(context, kind, StatusCodes.Status500InternalServerError, "The sidecar failed to handle this request.", "internal_error");
+        }
+    }
+
+    [LoggerMessage(EventId = 900, Level = LogLevel.Error, Message = "Unhandled {ExceptionType} in request {RequestId}.")]
+    private static partial void LogUnhandled(ILogger logger, string exceptionType, string requestId);
+}

@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Proxy;
+using InferenceSidecar.RateLimiting;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Providers;
+
+namespace InferenceSidecar.ModelPolicy;
+
+/// <summary>
+/// Applies <c>Sidecar:ModelPolicy</c> after identity (the tier is known) and redaction, before limits, prices, the
+/// cache and the upstream: an alias is rewritten to its model, a model outside the allow-lists gets 400
+/// <c>model_not_allowed</c>, an output cap above the policy's gets 400 <c>max_tokens_exceeded</c> or is clamped, and a
+/// missing cap is written in where the policy sets one or the provider requires one (Anthropic Messages). The body is
+/// edited in place at the token positions the intake parser recorded: no second parse, everything else byte-identical.
+/// </summary>
+internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live)
+{
+    public const string ClampedHeader = "x-sidecar-max-tokens-clamped";
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var options = live.Current.ModelPolicy;
+        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var policy = EffectiveModelPolicy.For(options, feature.RouteId, feature.Tier);
+        var parsed = context.Features.Get<ParsedRequest>();
+        if (parsed is null)
+        {
+            if (policy.HasAllowList && context.Features.Get<UploadRequest>() is not null)
+            {
+                // The model of a multipart upload is a form field the sidecar does not parse: it cannot be checked.
+                return Refuse(context, feature, "This route restricts models, and the model of a multipart upload cannot be checked; use a route without a model allow-list for uploads.", "model_not_allowed");
+            }
+
+            return policy.HasAllowList && feature.Model is { } urlModel && !policy.Allows(urlModel)
+                ? Refuse(context, feature, NotAllowed(urlModel), "model_not_allowed")
+                : next(context);
+        }
+
+        var endpoint = feature.Endpoint;
+        var anthropicMessages = ReferenceEquals(endpoint, ProviderEndpoints.AnthropicMessages);
+        if (policy.IsEmpty && !(anthropicMessages && parsed.Info.MaxOutputTokens is null && options.AnthropicDefaultMaxTokens > 0))
+        {
+            return next(context);
+        }
+
+        return ApplyAsync(context, feature, policy, parsed, anthropicMessages ? options.AnthropicDefaultMaxTokens : 0);
+    }
+
+    private async Task ApplyAsync(HttpContext context, SidecarRequestFeature feature, EffectiveModelPolicy policy, ParsedRequest parsed, int requiredDefault)
+    {
+        var info = parsed.Info;
+        if (parsed.Redacted is not null && InferenceRequestParser.TryParse(parsed.Current, out var current))
+        {
+            info = current with { Model = info.Model }; // token positions in the redacted body; the model as the intake read it
+        }
+
+        var model = info.Model;
+        Edit modelEdit = default, capEdit = default;
+        var fromUrl = feature.Provider == ProviderKind.AzureOpenAI && ProviderEndpoints.Resolve(feature.Provider, context.Request.Path.Value, out var deployment) is not null && deployment is not null;
+        if (!fromUrl && model is not null && policy.TryAlias(model, out var target))
+        {
+            model = target;
+            modelEdit = new Edit(info.ModelToken.Start, info.ModelToken.Length, JsonSerializer.SerializeToUtf8Bytes(target, Serialization.SidecarJsonContext.Default.String));
+        }
+
+        if (policy.HasAllowList)
+        {
+            if (model is null)
+            {
+                await Refuse(context, feature, "This route restricts models: the request must name one.", "model_not_allowed");
+                return;
+            }
+
+            if (!policy.Allows(model))
+            {
+                await Refuse(context, feature, NotAllowed(model), "model_not_allowed");
+                return;
+            }
+        }
+
+        var cap = policy.MaxOutputTokens;
+        var field = info.MaxOutputField ?? CapField(feature.Endpoint);
+        int? maxOutput = info.MaxOutputTokens;
+        if (field is not null && info.MaxOutputTokens is { } asked && cap > 0 && asked > cap)
+        {
+            if (policy.OverCap == OverCapAction.Refuse)
+            {
+                await Refuse(context, feature, $"{field} {asked} is above this route's limit of {cap} output tokens; ask for at most {cap}.", "max_tokens_exceeded");
+                return;
+            }
+
+            maxOutput = cap;
+            capEdit = new Edit(info.MaxOutputToken.Start, info.MaxOutputToken.Length, Number(cap));
+            context.Response.Headers[ClampedHeader] = cap.ToString(CultureInfo.InvariantCulture);
+        }
+        else if (field is not null && info.MaxOutputTokens is null && (cap > 0 ? cap : requiredDefault) is > 0 and var fill)
+        {
+            maxOutput = fill;
+            capEdit = info.MaxOutputToken.Start >= 0
+                ? new Edit(info.MaxOutputToken.Start, info.MaxOutputToken.Length, Number(fill)) // "max_tokens": null
+                : new Edit(parsed.Current.IndexOf((byte)'{') + 1, 0, Encoding.UTF8.GetBytes($"\"{field}\":{fill},"));
+        }
+
+        if (modelEdit.Bytes is not null || capEdit.Bytes is not null)
+        {
+            var rewritten = Apply(parsed.Current, modelEdit, capEdit);
+            var updated = parsed with { Info = parsed.Info with { Model = model, MaxOutputTokens = maxOutput, MaxOutputField = maxOutput is null ? parsed.Info.MaxOutputField : field } };
+            updated.Redacted = rewritten;
+            context.Features.Set(updated);
+            context.Request.ReplaceBody(rewritten);
+            feature.Model = model;
+        }
+
+        await next(context);
+    }
+
+    /// <summary>The field a missing cap is written as: the one each API documents (none for endpoints without output).</summary>
+    private static string? CapField(EndpointDescriptor endpoint) =>
+        ReferenceEquals(endpoint, ProviderEndpoints.AnthropicMessages) || ReferenceEquals(endpoint, ProviderEndpoints.Completions) ? "max_tokens"
+        : ReferenceEquals(endpoint, ProviderEndpoints.ChatCompletions) ? "max_completion_tokens"
+        : ReferenceEquals(endpoint, ProviderEndpoints.Responses) ? "max_output_tokens"
+        : null;
+
+    private static string NotAllowed(string model) => $"The model '{LimitPlan.KeySafe(model)}' is not allowed on this route.";
+
+    private static Task Refuse(HttpContext context, SidecarRequestFeature feature, string message, string code)
+    {
+        feature.LimitOutcome = "policy:" + code;
+        return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, message, code);
+    }
+
+    private static byte[] Number(int value) => Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The body with up to two non-overlapping edits applied (each replaces <c>Length</c> bytes at <c>Start</c>).</summary>
+    private static byte[] Apply(ReadOnlySpan<byte> body, Edit a, Edit b)
+    {
+        if (a.Bytes is null || (b.Bytes is not null && b.Start < a.Start))
+        {
+            (a, b) = (b, a);
+        }
+
+        var length = body.Length + (a.Bytes?.Length - a.Length ?? 0) + (b.Bytes?.Length - b.Length ?? 0);
+        var result = new byte[length];
+        var written = 0;
+        var read = 0;
+        foreach (var edit in (ReadOnlySpan<Edit>)[a, b])
+        {
+            if (edit.Bytes is null)
+            {
+                continue;
+            }
+
+            body[read..edit.Start].CopyTo(result.AsSpan(written));
+            written += edit.Start - read;
+            edit.Bytes.CopyTo(result.AsSpan(written));
+            written += edit.Bytes.Length;
+            read = edit.Start + edit.Length;
+        }
+
+        body[read..].CopyTo(result.AsSpan(written));
+        return result;
+    }
+
+    private readonly record struct Edit(int Start, int Length, byte[]? Bytes);
+}

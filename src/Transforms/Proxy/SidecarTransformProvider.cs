@@ -1,0 +1,108 @@
+using InferenceSidecar.Hygiene;
+using InferenceSidecar.Keys;
+using InferenceSidecar.Providers;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace InferenceSidecar.Proxy;
+
+/// <summary>
+/// Adds the sidecar's transforms to every route: header hygiene, then the provider key for the route's cluster.
+/// Cluster metadata is validated here, so a bad <c>Provider</c> or <c>ApiKey</c> rejects the config (at start, or
+/// on reload while the last good config keeps serving) with an error naming the cluster and the key.
+/// </summary>
+internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<HeaderHygieneOptions> hygiene, Destinations.DestinationQuota quota) : ITransformProvider
+{
+    public void ValidateRoute(TransformRouteValidationContext context)
+    {
+        if (!Caching.RouteCachePolicy.TryParse(context.Route.Metadata, out _, out var error)
+            || !Resilience.RouteResiliencePolicy.TryParse(context.Route.Metadata, out _, out error)
+            || !Redaction.RouteRedactionPolicy.TryParse(context.Route.Metadata, out _, out error)
+            || !RouteEndpointPolicy.TryParse(context.Route.Metadata, out _, out error)
+            || !PromptGuard.RoutePromptGuardPolicy.TryParse(context.Route.Metadata, out _, out error))
+        {
+            context.Errors.Add(new ArgumentException($"ReverseProxy:Routes:{context.Route.RouteId}:{error}"));
+        }
+    }
+
+    public void ValidateCluster(TransformClusterValidationContext context)
+    {
+        var cluster = context.Cluster;
+        var metadata = cluster.Metadata;
+        if (metadata is not null && metadata.TryGetValue(ClusterMetadata.Provider, out var provider) && !ClusterMetadata.TryParseProvider(provider, out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.Provider} '{provider}' is not one of OpenAI, Anthropic, AzureOpenAI."));
+        }
+
+        if (!MetadataValues.TryDuration(metadata, ClusterMetadata.ConnectTimeout, TimeSpan.FromSeconds(5), out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.ConnectTimeout} must be a positive duration such as 00:00:05."));
+        }
+
+        if (!MetadataValues.TryCount(metadata, ClusterMetadata.CircuitFailures, ClusterMetadata.DefaultCircuitFailures, 1, 1000, out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.CircuitFailures} must be a whole number from 1 to 1000."));
+        }
+
+        if (metadata is not null && metadata.TryGetValue(ClusterMetadata.XForwarded, out var xForwarded) && !bool.TryParse(xForwarded?.Trim(), out _))
+        {
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.XForwarded} must be true or false."));
+        }
+
+        if (!ClusterEndpointPolicy.TryParse(metadata, out _, out var endpointError))
+        {
+            context.Errors.Add(new ArgumentException($"ReverseProxy:Clusters:{cluster.ClusterId}:{endpointError}"));
+        }
+
+        foreach (var (destinationId, destination) in cluster.Destinations ?? new Dictionary<string, Yarp.ReverseProxy.Configuration.DestinationConfig>())
+        {
+            if (DestinationKeys.OwnReference(destination.Metadata) is { } own && !SecretReference.TryParse(own, out _, out var destinationError))
+            {
+                context.Errors.Add(new ArgumentException(
+                    $"ReverseProxy:Clusters:{cluster.ClusterId}:Destinations:{destinationId}:Metadata:{ClusterMetadata.ApiKey} {destinationError}."));
+            }
+        }
+
+        var reference = ClusterMetadata.GetApiKeyReference(metadata);
+        if (!SecretReference.TryParse(reference, out _, out var error))
+        {
+            // The reference could be a pasted key: never echo it.
+            context.Errors.Add(new ArgumentException(
+                $"ReverseProxy:Clusters:{cluster.ClusterId}:Metadata:{ClusterMetadata.ApiKey} {error}."));
+        }
+    }
+
+    public void Apply(TransformBuilderContext context)
+    {
+        var metadata = context.Cluster?.Metadata;
+        var provider = ClusterMetadata.GetProvider(metadata);
+        var extra = metadata is not null && metadata.TryGetValue(ClusterMetadata.ForwardHeaders, out var list)
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : null;
+        // YARP adds X-Forwarded-* to every request by default (after these transforms, out of the hygiene's reach): only a
+        // cluster that opts in gets them, added here so the hygiene still drops them for a fallback cluster that did not.
+        var xForwarded = ClusterMetadata.SendsXForwarded(metadata);
+        context.UseDefaultForwarders = false;
+        if (xForwarded)
+        {
+            context.AddXForwarded();
+        }
+
+        context.RequestTransforms.Add(new RequestHeaderHygieneTransform(hygiene.Value.IdentityHeader, provider, extra, xForwarded));
+        context.RequestTransforms.Add(Resilience.ResilienceRequestTransform.Instance);
+        context.ResponseTransforms.Add(new Destinations.DestinationQuotaTransform(quota));
+        context.ResponseTransforms.Add(Resilience.RetryableResponseTransform.Instance);
+        context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
+        context.ResponseTransforms.Add(new Errors.ErrorBodyScrubTransform(secrets));
+        context.ResponseTransforms.Add(Usage.UsageCaptureTransform.Instance);
+        context.ResponseTransforms.Add(Redaction.ResponseRedactionTransform.Instance);
+
+        var version = ClusterMetadata.TryGetAnthropicVersion(metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion;
+        context.RequestTransforms.Add(new ProviderKeyTransform(provider, ClusterMetadata.GetApiKeyReference(metadata), version, secrets));
+    }
+}

@@ -1,0 +1,360 @@
+using System.Text.Json.Nodes;
+using InferenceSidecar.Analytics;
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Metrics;
+using InferenceSidecar.Proxy;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Providers;
+using InferenceSidecar.Usage;
+using Yarp.ReverseProxy.Model;
+
+namespace InferenceSidecar.RateLimiting;
+
+/// <summary>
+/// Reserves before forwarding, reconciles after. The reservation is the estimated input tokens plus the requested
+/// output cap (or <c>DefaultMaxOutputTokens</c>); every bucket is checked and taken at once, so concurrent requests
+/// cannot overshoot. A refused request gets 429 with <c>Retry-After</c> in the route's dialect. After the response the
+/// real usage (JSON or SSE) replaces the reservation; an upstream failure gives it all back; a stream cut short is
+/// charged its input plus what was streamed.
+/// </summary>
+/// <remarks>
+/// Why a middleware and not ASP.NET Core's <c>RateLimiter</c> policies: those acquire a permit count before the request
+/// and release leases with no way to say "this request really cost N tokens" afterwards, and they cannot make one
+/// atomic decision over four buckets in Redis. Reservation with reconciliation is the whole point here, so this sits
+/// at the same place in YARP's pipeline as a route's rate-limiter policy would.
+/// </remarks>
+internal sealed class RateLimitMiddleware(
+    RequestDelegate next,
+    RateLimiter limiter,
+    LiveOptions<SidecarOptions> live,
+    PricingCatalog pricing,
+    RecentModels recent,
+    SidecarMetrics metrics,
+    ModelLabels models,
+    UsageRecorder usage,
+    LimitQueue queue,
+    TimeProvider time)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var parsed = context.Features.Get<ParsedRequest>();
+        var endpoint = feature.Endpoint;
+        if (feature.UserId is null || endpoint.Accounting == EndpointAccounting.None)
+        {
+            await next(context); // e.g. GET /v1/models: nothing to limit
+            return;
+        }
+
+        if (endpoint.Accounting == EndpointAccounting.Requests || parsed is null)
+        {
+            await RequestOnlyAsync(context, feature); // uploads, retrievals, moderations, count_tokens, unknown paths
+            return;
+        }
+
+        var info = parsed.Info;
+        if (pricing.RefusesUnpriced(feature.RouteId, info.Model, feature.Tier))
+        {
+            feature.LimitOutcome = "unpriced";
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status403Forbidden,
+                $"Model {LimitPlan.KeySafe(info.Model)} has no price configured, so your daily cost budget cannot be applied to it.", "model_not_priced");
+            return;
+        }
+
+        var input = info.EstimatedInputTokens;
+
+        // n / best_of: the provider generates that many outputs, each up to the cap.
+        var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens) * info.Choices;
+        var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
+        recent.Add(feature.UserId, info.Model);
+        byte[]? rewritten = null;
+        if (!decision.Allowed && !decision.StoreUnavailable && info.Choices == 1 && ClampedOutput(decision, input, output) is { } clamped)
+        {
+            var retry = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, clamped, peek: false, context.RequestAborted);
+            if (retry.Allowed)
+            {
+                decision = retry;
+                rewritten = WithMaxOutput(parsed, clamped);
+                context.Response.Headers["x-sidecar-max-tokens-clamped"] = clamped.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        var userId = feature.UserId;
+        var model = info.Model;
+        var (queued, waited) = await AfterQueueAsync(context, feature, decision,
+            ct => limiter.ReserveAsync(userId, feature.Tier, model, input, output, peek: false, ct));
+        if (queued is null)
+        {
+            return; // the client left while waiting: nothing was reserved
+        }
+
+        decision = queued;
+
+        feature.LimitOutcome = rewritten is not null ? "clamped" : waited ? "waited" : decision.Outcome;
+        if (!await AdmitAsync(context, feature, decision, info.Model))
+        {
+            return;
+        }
+
+        // Only where the API accepts it (chat and legacy completions; never Responses, Anthropic or embeddings), and only
+        // on clusters that have not switched it off (servers and older Azure api-versions refuse stream_options).
+        var strip = false;
+        if (info.Stream && endpoint.InjectIncludeUsage && !info.IncludeUsage
+            && ClusterEndpointPolicy.For(context.GetReverseProxyFeature().Cluster?.Config).IncludeUsage)
+        {
+            rewritten = AskForUsage(rewritten ?? parsed.Current, parsed.Info.HasStreamOptions);
+            strip = true;
+        }
+
+        if (rewritten is not null)
+        {
+            context.Request.ReplaceBody(rewritten); // forwarded only: the cache still keys on what the client sent
+        }
+
+        feature.Tracking = new UsageTracking(strip);
+        try
+        {
+            await next(context); // held-back bytes were released nearer the forwarder (ResponseBodyCompletionMiddleware)
+        }
+        finally
+        {
+            feature.Usage?.Complete();
+            var (tokens, inputTokens, outputTokens) = Actual(context, feature, input, live.Current.Cache.HitsSpendTokens);
+            var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens, feature.CacheHitUsage is null ? feature.Usage?.CachedInput ?? default : default);
+            Account(context, feature, info.Model, inputTokens, outputTokens, cost);
+            context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
+        }
+    }
+
+    /// <summary>
+    /// Tokens, cost and analytics of a served request (2xx from the upstream, or a cache hit): what the provider reported,
+    /// or for a hit what the stored response had reported, counted as saved. Failed requests cost nothing and are not rows.
+    /// </summary>
+    private void Account(HttpContext context, SidecarRequestFeature feature, string? model, long inputTokens, long outputTokens, double costMicros)
+    {
+        if (feature.CacheHitUsage is { } hit)
+        {
+            feature.Accounted = new RequestUsage(0, 0, 0);
+            usage.Record(feature.RouteId, feature.UserId!, model, 0, 0, 0, cacheHit: true, pricing.CostMicros(model, hit.Input, hit.Output));
+        }
+        else if (feature.UpstreamStatus is >= 200 and < 300 || Abandoned(context, feature))
+        {
+            feature.Accounted = new RequestUsage(inputTokens, outputTokens, costMicros / 1_000_000);
+            usage.Record(feature.RouteId, feature.UserId!, model, inputTokens, outputTokens, costMicros, cacheHit: false, 0);
+        }
+    }
+
+    /// <summary>
+    /// What the request really used: the provider's final usage; else (stream cut, client gone) the input it reported or
+    /// we estimated plus one token per four bytes of streamed text; nothing when the upstream failed.
+    /// </summary>
+    private static (long Total, long Input, long Output) Actual(HttpContext context, SidecarRequestFeature feature, long estimatedInput, bool hitsSpendTokens)
+    {
+        if (feature.CacheHitUsage is { } hit)
+        {
+            return hitsSpendTokens ? (hit.Input + hit.Output, hit.Input, hit.Output) : (0, 0, 0);
+        }
+
+        if (Abandoned(context, feature))
+        {
+            return (estimatedInput, estimatedInput, 0); // the provider has the prompt and bills it
+        }
+
+        if (feature.UpstreamStatus is not (>= 200 and < 300))
+        {
+            return (0, 0, 0);
+        }
+
+        var usage = feature.Usage;
+        if (usage is null)
+        {
+            return (estimatedInput, estimatedInput, 0);
+        }
+
+        var input = usage.InputTokens ?? estimatedInput;
+        var output = usage.HasFinalUsage && usage.OutputTokens is { } final
+            ? final
+            : Math.Max(usage.OutputTokens ?? 0, (usage.StreamedTextBytes + 3) / 4);
+        return (input + output, input, output);
+    }
+
+    /// <summary>
+    /// OpenAI streams carry usage only when asked: ask upstream, and strip the extra chunk on the way back, so the
+    /// client sees exactly what it would have seen without the sidecar.
+    /// </summary>
+    private static byte[] AskForUsage(ReadOnlySpan<byte> body, bool hasStreamOptions)
+    {
+        byte[] rewritten;
+        if (!hasStreamOptions)
+        {
+            var brace = body.IndexOf((byte)'{');
+            var rest = body[(brace + 1)..];
+            var empty = rest.TrimStart(" \t\r\n"u8).StartsWith("}"u8);
+            var insert = empty ? "\"stream_options\":{\"include_usage\":true}"u8 : "\"stream_options\":{\"include_usage\":true},"u8;
+            rewritten = [.. body[..(brace + 1)], .. insert, .. rest];
+        }
+        else
+        {
+            var json = JsonNode.Parse(body)!.AsObject();
+            if (json["stream_options"] is JsonObject options)
+            {
+                options["include_usage"] = true;
+            }
+            else
+            {
+                json["stream_options"] = new JsonObject { ["include_usage"] = true };
+            }
+
+            rewritten = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+        }
+
+        return rewritten;
+    }
+
+    /// <summary>
+    /// The client left before the upstream's response headers: the request had been sent to a destination (the body is
+    /// in memory, so it went out whole), so the provider has the prompt and bills its input.
+    /// </summary>
+    private static bool Abandoned(HttpContext context, SidecarRequestFeature feature) =>
+        feature.UpstreamStatus is null
+        && context.RequestAborted.IsCancellationRequested
+        && context.GetReverseProxyFeature().ProxiedDestination is not null;
+
+    /// <summary>Endpoints limited as requests only: one request from the per-minute bucket, no tokens, no spend, no usage row.</summary>
+    private async Task RequestOnlyAsync(HttpContext context, SidecarRequestFeature feature)
+    {
+        var decision = await limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, context.RequestAborted);
+        var (queued, waited) = await AfterQueueAsync(context, feature, decision,
+            ct => limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, ct));
+        if (queued is null)
+        {
+            return;
+        }
+
+        decision = queued;
+
+        feature.LimitOutcome = waited ? "waited" : decision.Outcome;
+        if (await AdmitAsync(context, feature, decision, feature.Model))
+        {
+            await next(context);
+        }
+    }
+
+    /// <summary>
+    /// <c>Sidecar:RateLimits:Queue</c>: waits (FIFO per user and model) for the refusal to clear and reserves again. The
+    /// decision to answer with (admitted, or still refused: a full queue or a wait that ran out answers 429 as usual),
+    /// or null when the client left while waiting (499 in the request log; nothing was reserved, so nothing is charged).
+    /// </summary>
+    /// <summary>
+    /// The decision after the queue: <paramref name="decision"/> itself (not waited) when the queue does not apply,
+    /// synchronously; else what <see cref="WaitForCapacityAsync"/> gives, with whether it waited into an admission.
+    /// </summary>
+    private ValueTask<(LimitDecision? Decision, bool Waited)> AfterQueueAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision decision, Func<CancellationToken, ValueTask<LimitDecision>> retry)
+    {
+        return queue.Applies(decision) ? WaitAsync() : new((decision, false));
+
+        async ValueTask<(LimitDecision?, bool)> WaitAsync()
+        {
+            var after = await WaitForCapacityAsync(context, feature, decision, retry);
+            return (after, after?.Allowed == true);
+        }
+    }
+
+    private async Task<LimitDecision?> WaitForCapacityAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision refused, Func<CancellationToken, ValueTask<LimitDecision>> retry)
+    {
+        try
+        {
+            var (decision, _) = await queue.WaitAsync(feature.UserId + "\n" + refused.Plan.Model, refused, retry, context.RequestAborted);
+            return decision;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            feature.LimitOutcome = "cancelled";
+            context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return null;
+        }
+    }
+
+    /// <summary>Refuses (503 store unavailable, 429 limited) in the route's dialect, or sets the rate-limit headers for the response.</summary>
+    private async Task<bool> AdmitAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision decision, string? model)
+    {
+        if (decision.StoreUnavailable)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+            return false;
+        }
+
+        if (!decision.Allowed)
+        {
+            var bucket = decision.RejectedBucket!.Value;
+            metrics.RateLimited(feature.RouteId, models.For(model), bucket.Limit.ToString());
+            RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+            context.Response.Headers.RetryAfter = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
+            return false;
+        }
+
+        if (decision.Plan.Buckets.Length > 0)
+        {
+            context.Response.OnStarting(() =>
+            {
+                RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+                return Task.CompletedTask;
+            });
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// With <c>ClampMaxTokens</c>: when only token budgets refused, the largest output cap that fits every token bucket
+    /// (what remains minus the input), if that is at least the configured floor and below what was asked.
+    /// </summary>
+    private long? ClampedOutput(LimitDecision decision, long input, long output)
+    {
+        var options = live.Current.RateLimits;
+        if (!options.ClampMaxTokens || decision.RejectedBucket is not { } rejected || !rejected.Limit.CountsTokens())
+        {
+            return null;
+        }
+
+        var room = double.MaxValue;
+        for (var i = 0; i < decision.Plan.Buckets.Length; i++)
+        {
+            var bucket = decision.Plan.Buckets[i];
+            var available = decision.Result.Readings[i].Remaining;
+            if (bucket.Limit.CountsTokens())
+            {
+                room = Math.Min(room, available);
+            }
+            else if (available < bucket.EffectiveCost)
+            {
+                return null; // a request or cost budget refuses too: a smaller cap would not help
+            }
+        }
+
+        var clamped = (long)Math.Floor(room) - input;
+        return clamped >= options.ClampMinOutputTokens && clamped < output ? clamped : null;
+    }
+
+    /// <summary>The body with its output cap set to <paramref name="maxOutput"/> (the field it used, else <c>max_tokens</c>).</summary>
+    private static byte[] WithMaxOutput(ParsedRequest parsed, long maxOutput)
+    {
+        var json = JsonNode.Parse(parsed.Current)!.AsObject();
+        json[parsed.Info.MaxOutputField ?? "max_tokens"] = maxOutput;
+        return System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+    }
+
+    private static string Describe(BucketSpec bucket, LimitDecision decision)
+    {
+        var seconds = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
+        return bucket.Limit switch
+        {
+            LimitKind.Requests or LimitKind.HourlyRequests => $"Rate limit reached for requests per {bucket.Limit.Window()} on model {decision.Plan.Model} (limit {bucket.Figure():0.##}). Retry after {seconds} s.",
+            LimitKind.Tokens or LimitKind.HourlyTokens => $"Rate limit reached for tokens per {bucket.Limit.Window()} on model {decision.Plan.Model} (limit {bucket.Figure():0.##}, this request reserves {bucket.Cost:0}). Retry after {seconds} s.",
+            LimitKind.DailyTokens => $"Daily token budget reached (limit {bucket.Capacity:0.##}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
+            _ => $"Daily cost budget reached (limit ${bucket.Capacity / 1_000_000:0.######}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
+        };
+    }
+}

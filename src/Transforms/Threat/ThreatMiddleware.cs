@@ -1,0 +1,66 @@
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Identity;
+using InferenceSidecar.Proxy;
+
+namespace InferenceSidecar.Threat;
+
+/// <summary>
+/// Outermost step of the proxy pipeline when <c>Sidecar:Threat:Enabled</c>: lets the request run, then records what it
+/// signalled. Steps note secrets and prompt-guard matches on the <see cref="ThreatFeature"/>; a 400 answered before the
+/// caller was identified is a malformed request (attributed to the caller's identity, if its headers name a valid
+/// one); a 401 for a client key that matches none is attributed to <see cref="ThreatScores.KeyId"/>. Awaited before the
+/// request completes, so the next request sees it (signals are rare: only bad requests pay).
+/// </summary>
+internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, ThreatScores scores, IdentityResolver identities)
+{
+    private static readonly ThreatSignals[] All = [ThreatSignals.Secret, ThreatSignals.PromptGuard, ThreatSignals.Malformed, ThreatSignals.Unauthorized];
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!live.Current.Threat.Enabled)
+        {
+            await next(context);
+            return;
+        }
+
+        var threat = new ThreatFeature();
+        context.Features.Set(threat);
+        await next(context);
+
+        var signals = threat.Signals;
+        var subject = context.Features.Get<SidecarRequestFeature>()?.UserId;
+        var status = context.Response.StatusCode;
+        if (subject is null && signals == ThreatSignals.None)
+        {
+            var options = live.Current;
+            if (status == StatusCodes.Status400BadRequest)
+            {
+                var identity = identities.Resolve(context.Request.Headers, options);
+                if (identity.Succeeded)
+                {
+                    subject = identity.User;
+                    signals = ThreatSignals.Malformed;
+                }
+            }
+            else if (status == StatusCodes.Status401Unauthorized && options.ClientKeys.Count > 0
+                && ClientKeyAuthenticator.Extract(context.Request.Headers) is { Length: > 0 } key)
+            {
+                subject = ThreatScores.KeyId(key);
+                signals = ThreatSignals.Unauthorized;
+            }
+        }
+
+        if (subject is null || signals == ThreatSignals.None)
+        {
+            return;
+        }
+
+        foreach (var signal in All)
+        {
+            if ((signals & signal) != 0)
+            {
+                await scores.RaiseAsync(subject, signal, CancellationToken.None);
+            }
+        }
+    }
+}
