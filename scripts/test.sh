@@ -6,10 +6,12 @@
 #   1. charts/validate/run.sh   — renders the Helm chart offline and checks every object (see the chart README);
 #   2. scripts/publish-check.sh — publishes exactly as the Dockerfile does (NativeAOT) and runs the artifact as the container
 #                                  would, once with a test config and once per config the chart rendered;
-#   3. dotnet test over the solution;
-#   4. bench/run.sh --smoke     — every benchmark mode for 2 s, so the benchmark keeps working (its figures are not
+#   3. scripts/pack-check.sh    — packs the library (src/Transforms) and builds the embedded sample against the package
+#                                  outside the repo;
+#   4. dotnet test over the solution;
+#   5. bench/run.sh --smoke     — every benchmark mode for 2 s, so the benchmark keeps working (its figures are not
 #                                  checked: timing belongs in benchmarks, not tests);
-# and ends with one plain line: "N passed, N failed, N skipped" (steps 1, 2 and 4 count as one test each).
+# and ends with one plain line: "N passed, N failed, N skipped" (steps 1, 2, 3 and 5 count as one test each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,7 @@ if ./charts/validate/run.sh "$configs"; then extra_passed=$((extra_passed + 1));
 chmod -R a+rX "$configs"
 if ./scripts/publish-check.sh "$configs" 2>&1 | grep -v '^{"@t"'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
   extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
+if ./scripts/pack-check.sh; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); fi
 dotnet test InferenceSidecar.sln 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # The smoke publishes the JIT build: publish-check has already compiled and run the native one, and a second native

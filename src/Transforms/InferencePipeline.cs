@@ -9,6 +9,7 @@ using InferenceSidecar.Threat;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Prometheus;
 
 namespace InferenceSidecar;
 
@@ -58,5 +59,22 @@ public static class InferencePipeline
     {
         ArgumentNullException.ThrowIfNull(proxy);
         return proxy.UseSidecarProxy();
+    }
+
+    /// <summary>
+    /// Maps <c>GET <paramref name="pattern"/></c>: the pipeline's metrics (<c>sidecar_*</c>, plus the process and
+    /// runtime collectors) in Prometheus text format 0.0.4, from the pipeline's own registry. Labels come from bounded
+    /// sets, never user ids. Unauthenticated, as scrapers expect: put it on a port or behind a policy of your choosing.
+    /// </summary>
+    public static IEndpointConventionBuilder MapInferenceMetrics(this IEndpointRouteBuilder endpoints, string pattern = "/metrics")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var registry = endpoints.ServiceProvider.GetRequiredService<SidecarMetrics>().Registry;
+        endpoints.ServiceProvider.GetRequiredService<RuntimeMetrics>(); // attach the runtime collectors from the start, not from the first scrape
+        return endpoints.MapMetrics(settings =>
+        {
+            settings.Registry = registry;
+            settings.EnableOpenMetrics = false;
+        }, pattern);
     }
 }

@@ -1,9 +1,7 @@
-using InferenceSidecar.Metrics;
-using Prometheus;
 
 namespace InferenceSidecar.Hosting;
 
-/// <summary>The host's exposition of the pipeline's metric instruments (<see cref="SidecarMetrics"/>).</summary>
+/// <summary>The host's exposition of the pipeline's metric instruments (<c>InferencePipeline.MapInferenceMetrics</c>).</summary>
 internal static class MetricsEndpoint
 {
     /// <summary>
@@ -13,14 +11,8 @@ internal static class MetricsEndpoint
     /// </summary>
     public static WebApplication MapSidecarMetrics(this WebApplication app)
     {
-        var registry = app.Services.GetRequiredService<SidecarMetrics>().Registry;
-        app.Services.GetRequiredService<RuntimeMetrics>(); // attach the runtime collectors from the start, not from the first scrape
-        app.Services.GetService<OpenTelemetry.Trace.TracerProvider>(); // likewise the OTLP exporter, when configured
-        app.MapMetrics(settings =>
-        {
-            settings.Registry = registry;
-            settings.EnableOpenMetrics = false;
-        }).WithMetadata(ManagementEndpointMetadata.Instance);
+        app.Services.GetService<OpenTelemetry.Trace.TracerProvider>(); // the OTLP exporter, when configured, from the start
+        app.MapInferenceMetrics().WithMetadata(ManagementEndpointMetadata.Instance);
         return app;
     }
 }

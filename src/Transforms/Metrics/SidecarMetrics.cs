@@ -5,7 +5,7 @@ namespace InferenceSidecar.Metrics;
 /// <summary>
 /// The sidecar's instruments: prometheus-net counters and histograms in this instance's own
 /// <see cref="CollectorRegistry"/> (each sidecar in a process has its own), served at <c>/metrics</c> by
-/// <see cref="MetricsServiceCollectionExtensions.MapSidecarMetrics"/>. Label values come from bounded sets (route and
+/// <see cref="InferencePipeline.MapInferenceMetrics"/>. Label values come from bounded sets (route and
 /// cluster ids from config, configured models plus <c>other</c>, fixed kinds); never user ids. Recording is
 /// allocation-free: <c>WithLabels</c> takes the label values as a span and finds the existing series without copying.
 /// </summary>

@@ -5,10 +5,10 @@ namespace InferenceSidecar.Redaction;
 /// <summary>
 /// What every match of a detector must contain, found by a vectorized scan so that the detector's regex runs only near
 /// a hit (the keyword prefilter of gitleaks and TruffleHog). Exactness rests on two facts a built-in detector states here:
-/// every match holds an anchor at most <see cref="Lead"/> characters after its start, and (for a windowed anchor) no match
-/// is longer than <see cref="Span"/> characters, with at most one character of look-around on either side. Then no match
+/// every match holds an anchor at most <c>Lead</c> characters after its start, and (for a windowed anchor) no match
+/// is longer than <c>Span</c> characters, with at most one character of look-around on either side. Then no match
 /// starts where no anchor is near, and a match near an anchor is found identically in the text cut
-/// <see cref="Span"/> + 2 characters after the anchor. A detector without an anchor (a user's pattern) runs over the
+/// <c>Span</c> + 2 characters after the anchor. A detector without an anchor (a user's pattern) runs over the
 /// whole text as before.
 /// </summary>
 /// <summary>Whether the anchor at <paramref name="at"/> in <paramref name="text"/> can be part of a match.</summary>

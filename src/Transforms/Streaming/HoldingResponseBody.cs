@@ -5,7 +5,7 @@ namespace InferenceSidecar.Streaming;
 /// <summary>
 /// A response body wrapper that may hold bytes back until the stream ends (an SSE event not yet closed, redaction's
 /// window of text). The wrappers sit one over the other in <c>HttpContext.Response.Body</c>; see
-/// <see cref="CompleteAsync(HttpContext)"/>.
+/// <c>CompleteAsync(HttpContext)</c>.
 /// </summary>
 internal interface IHoldingResponseBody
 {

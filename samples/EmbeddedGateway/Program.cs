@@ -1,0 +1,2 @@
+var app = EmbeddedGateway.GatewayHost.Build(args);
+app.Run();
