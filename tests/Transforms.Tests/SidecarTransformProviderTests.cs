@@ -92,22 +92,117 @@ public sealed class SidecarTransformProviderTests
         Assert.Contains("ReverseProxy:Routes:r1:Metadata:" + key, error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Apply_AnyRoute_AddsHygieneThenKeyTransform()
+    private static TransformBuilderContext Build(Dictionary<string, string>? routeMetadata = null, Dictionary<string, string>? clusterMetadata = null, ClusterConfig? cluster = null)
     {
         var context = new TransformBuilderContext
         {
-            Route = new RouteConfig { RouteId = "r" },
-            Cluster = new ClusterConfig { ClusterId = "c", Metadata = new Dictionary<string, string> { ["Provider"] = "Anthropic" } },
+            Route = new RouteConfig { RouteId = "r", Metadata = routeMetadata },
+            Cluster = cluster ?? new ClusterConfig { ClusterId = "c", Metadata = clusterMetadata ?? new() { ["Provider"] = "OpenAI" } },
             Services = null!,
         };
-
         Create().Apply(context);
+        return context;
+    }
+
+    private static Type[] ResponseTypes(TransformBuilderContext context) => context.ResponseTransforms.Select(t => t.GetType()).ToArray();
+
+    [Fact]
+    public void Apply_AnyRoute_AddsHygieneThenKeyTransform()
+    {
+        var context = Build(clusterMetadata: new() { ["Provider"] = "Anthropic" });
 
         Assert.IsType<RequestHeaderHygieneTransform>(context.RequestTransforms[0]);
         var key = Assert.IsType<ProviderKeyTransform>(context.RequestTransforms[2]);
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
-        Assert.Equal(6, context.ResponseTransforms.Count); // incl. the destination quota observer
+        Assert.Equal(
+            [typeof(InferenceSidecar.Destinations.DestinationQuotaTransform), typeof(InferenceSidecar.Resilience.RetryableResponseTransform), typeof(ResponseHeaderHygieneTransform),
+             typeof(InferenceSidecar.Errors.ErrorBodyScrubTransform), typeof(InferenceSidecar.Usage.UsageCaptureTransform)],
+            ResponseTypes(context));
+    }
+
+    [Fact]
+    public void Apply_RouteWithoutRedactResponses_NoResponseRedactionTransform()
+    {
+        var context = Build(routeMetadata: new() { ["Redaction"] = "Redact" });
+
+        Assert.DoesNotContain(typeof(InferenceSidecar.Redaction.ResponseRedactionTransform), ResponseTypes(context));
+    }
+
+    [Fact]
+    public void Apply_RouteRedactsResponses_ResponseRedactionTransformLast()
+    {
+        var context = Build(routeMetadata: new() { ["RedactResponses"] = "true" });
+
+        Assert.IsType<InferenceSidecar.Redaction.ResponseRedactionTransform>(context.ResponseTransforms[^1]);
+    }
+
+    [Fact]
+    public void Apply_RedactResponsesButRedactionOff_NoResponseRedactionTransform()
+    {
+        var context = Build(routeMetadata: new() { ["RedactResponses"] = "true", ["Redaction"] = "Off" });
+
+        Assert.DoesNotContain(typeof(InferenceSidecar.Redaction.ResponseRedactionTransform), ResponseTypes(context));
+    }
+
+    [Fact]
+    public void Apply_SingleAttemptNoFallback_NoRetryableResponseTransform()
+    {
+        var single = Build(routeMetadata: new() { ["Retries"] = "1" });
+        var withFallback = Build(routeMetadata: new() { ["Retries"] = "1", ["Fallback"] = "backup" });
+
+        Assert.DoesNotContain(typeof(InferenceSidecar.Resilience.RetryableResponseTransform), ResponseTypes(single));
+        Assert.Contains(typeof(InferenceSidecar.Resilience.RetryableResponseTransform), ResponseTypes(withFallback));
+    }
+
+    [Fact]
+    public void Apply_ClusterWithoutAnyKey_NoKeyInjectionNorScrub()
+    {
+        var context = Build(clusterMetadata: new() { ["Provider"] = "OpenAI", ["ApiKey"] = "none" });
+
+        Assert.DoesNotContain(context.RequestTransforms, t => t is ProviderKeyTransform);
+        Assert.DoesNotContain(typeof(InferenceSidecar.Errors.ErrorBodyScrubTransform), ResponseTypes(context));
+    }
+
+    [Fact]
+    public void Apply_AnthropicClusterWithoutKey_KeyTransformStaysForTheVersionHeader()
+    {
+        var context = Build(clusterMetadata: new() { ["Provider"] = "Anthropic", ["ApiKey"] = "none" });
+
+        Assert.Contains(context.RequestTransforms, t => t is ProviderKeyTransform);
+        Assert.DoesNotContain(typeof(InferenceSidecar.Errors.ErrorBodyScrubTransform), ResponseTypes(context));
+    }
+
+    [Fact]
+    public void Apply_ClusterKeyNoneButDestinationHasOwnKey_KeyAndScrubBoundToTheCluster()
+    {
+        var cluster = new ClusterConfig
+        {
+            ClusterId = "c",
+            Metadata = new Dictionary<string, string> { ["Provider"] = "AzureOpenAI", ["ApiKey"] = "none" },
+            Destinations = new Dictionary<string, DestinationConfig>
+            {
+                ["a"] = new() { Address = "http://a/", Metadata = new Dictionary<string, string> { ["ApiKey"] = "env:A_KEY" } },
+            },
+        };
+
+        var context = Build(cluster: cluster);
+
+        Assert.Contains(context.RequestTransforms, t => t is ProviderKeyTransform);
+        var scrub = Assert.Single(context.ResponseTransforms.OfType<InferenceSidecar.Errors.ErrorBodyScrubTransform>());
+        Assert.Equal(Providers.ProviderKind.AzureOpenAI, scrub.Provider);
+        Assert.Equal("none", scrub.KeyReference);
+    }
+
+    [Fact]
+    public void Apply_XForwardedCluster_HygieneBoundToTheClusterLetsThemThrough()
+    {
+        var context = Build(clusterMetadata: new() { ["Provider"] = "Anthropic", ["XForwarded"] = "true" });
+        var plain = Build(clusterMetadata: new() { ["Provider"] = "OpenAI" });
+
+        var hygiene = context.RequestTransforms.OfType<RequestHeaderHygieneTransform>().Single();
+        Assert.True(hygiene.XForwarded);
+        Assert.Equal(Providers.ProviderKind.Anthropic, hygiene.Provider);
+        Assert.False(plain.RequestTransforms.OfType<RequestHeaderHygieneTransform>().Single().XForwarded);
     }
 }

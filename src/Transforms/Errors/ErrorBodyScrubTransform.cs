@@ -18,10 +18,17 @@ namespace InferenceSidecar.Errors;
 /// </list>
 /// in clear, JSON-escaped (<c>\u002d</c>, <c>\/</c>) or percent-encoded (see <see cref="KeyScrubber"/>). An error body
 /// that cannot be checked (larger than the bound, an unknown or broken encoding) is replaced by a dialect error with the
-/// same status rather than passed on unchecked. A swallowed retryable answer is left alone (it never reaches the client).
+/// same status rather than passed on unchecked. Bound at build time to one cluster's key reference and provider (a
+/// fallback cluster has its own instance); a destination's own key replaces the cluster's. A swallowed retryable answer is left alone (it never reaches the client).
 /// </summary>
-internal sealed class ErrorBodyScrubTransform(SecretResolver secrets) : ResponseTransform
+internal sealed class ErrorBodyScrubTransform(SecretResolver secrets, ProviderKind provider, string keyReference) : ResponseTransform
 {
+    /// <summary>The provider kind of the cluster this transformer was built for (the dialect of a withheld error).</summary>
+    public ProviderKind Provider { get; } = provider;
+
+    /// <summary>The key reference of the cluster this transformer was built for (a destination's own key replaces it).</summary>
+    public string KeyReference { get; } = keyReference;
+
     /// <summary>Largest error body checked, after decoding.</summary>
     public const int MaxBytes = 1024 * 1024;
 
@@ -32,10 +39,8 @@ internal sealed class ErrorBodyScrubTransform(SecretResolver secrets) : Response
             return;
         }
 
-        var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
-        var metadata = feature?.FallbackCluster?.Metadata ?? context.HttpContext.GetReverseProxyFeatureOrNull()?.Cluster?.Config.Metadata;
         var destination = context.HttpContext.GetReverseProxyFeatureOrNull()?.ProxiedDestination;
-        if (!secrets.TryResolve(Keys.DestinationKeys.For(destination, metadata), out var key) || key.Length < 8)
+        if (!secrets.TryResolve(Keys.DestinationKeys.OwnReference(destination) ?? KeyReference, out var key) || key.Length < 8)
         {
             return;
         }
@@ -59,8 +64,7 @@ internal sealed class ErrorBodyScrubTransform(SecretResolver secrets) : Response
         if (body is null)
         {
             client.Headers.Remove(HeaderNames.ContentMD5);
-            var kind = feature?.FallbackCluster is { } fallback ? ClusterMetadata.GetProvider(fallback) : ClusterMetadata.GetProvider(metadata);
-            await ProviderErrors.WriteAsync(context.HttpContext, kind, client.StatusCode, "The upstream error body was withheld: it could not be checked for the provider key.", "upstream_error_withheld");
+            await ProviderErrors.WriteAsync(context.HttpContext, Provider, client.StatusCode, "The upstream error body was withheld: it could not be checked for the provider key.", "upstream_error_withheld");
             return;
         }
 

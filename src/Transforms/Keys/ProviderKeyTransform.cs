@@ -9,7 +9,8 @@ namespace InferenceSidecar.Keys;
 /// <summary>
 /// Injects the cluster's provider key the way its provider expects it: <c>Authorization: Bearer</c> (OpenAI and
 /// compatible), <c>x-api-key</c> plus a default <c>anthropic-version</c> (Anthropic), or <c>api-key</c> (Azure OpenAI).
-/// A key that cannot be resolved is never replaced by anything: the proxy pipeline has already answered 503.
+/// Built for one cluster (the route's, or one of its fallback clusters): provider, key reference and version are
+/// that cluster's, fixed when the transformer is built. A key that cannot be resolved is never replaced by anything: the proxy pipeline has already answered 503.
 /// </summary>
 internal sealed class ProviderKeyTransform(ProviderKind provider, string keyReference, string anthropicVersion, SecretResolver secrets)
     : RequestTransform
@@ -20,20 +21,17 @@ internal sealed class ProviderKeyTransform(ProviderKind provider, string keyRefe
 
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
-        // During a fallback the request goes to another cluster: its provider kind and key apply.
+        // Bound at build time to one cluster (a fallback cluster has its own transformer, so its own instance).
         // A destination with its own key (Metadata:ApiKey) uses it instead of its cluster's.
         var own = DestinationKeys.OwnReference(context.HttpContext.GetReverseProxyFeatureOrNull()?.ProxiedDestination);
-        var (provider, reference, version) = context.HttpContext.Features.Get<SidecarRequestFeature>()?.FallbackCluster is { } fallback
-            ? (ClusterMetadata.GetProvider(fallback), ClusterMetadata.GetApiKeyReference(fallback.Metadata),
-               ClusterMetadata.TryGetAnthropicVersion(fallback.Metadata, out var v) ? v : ClusterMetadata.DefaultAnthropicVersion)
-            : (Provider, KeyReference, anthropicVersion);
+        var provider = Provider;
         var headers = context.ProxyRequest.Headers;
         if (provider == ProviderKind.Anthropic && !headers.Contains("anthropic-version"))
         {
-            headers.TryAddWithoutValidation("anthropic-version", version);
+            headers.TryAddWithoutValidation("anthropic-version", anthropicVersion);
         }
 
-        if (!secrets.TryResolve(own ?? reference, out var key) || key.Length == 0)
+        if (!secrets.TryResolve(own ?? KeyReference, out var key) || key.Length == 0)
         {
             return ValueTask.CompletedTask;
         }

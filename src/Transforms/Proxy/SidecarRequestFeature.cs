@@ -42,7 +42,10 @@ internal sealed class SidecarRequestFeature
     /// <summary>Set by the resilience middleware: this request's retry budget.</summary>
     public Resilience.RetryState? Retry { get; set; }
 
-    /// <summary>Set during a fallback: the cluster being tried instead of the route's own (its key and provider apply).</summary>
+    /// <summary>
+    /// Set during a fallback: the cluster being tried instead of the route's own, for logs, traces and metrics. The
+    /// transforms do not read it: a fallback is forwarded with that cluster's own transformer.
+    /// </summary>
     public Yarp.ReverseProxy.Configuration.ClusterConfig? FallbackCluster { get; set; }
 
     /// <summary>Set by the response cache when it answered from an entry: the usage the original response reported.</summary>

@@ -13,6 +13,7 @@ internal static class TransformsServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<SecretResolver>();
         builder.Services.TryAddSingleton<Destinations.DestinationQuota>();
+        builder.Services.TryAddSingleton<Resilience.FallbackTransformers>();
         builder.Services.AddSingleton<Yarp.ReverseProxy.LoadBalancing.ILoadBalancingPolicy, Destinations.MostRemainingQuotaPolicy>();
         var options = builder.Services.AddOptions<HeaderHygieneOptions>();
         if (hygiene is not null)

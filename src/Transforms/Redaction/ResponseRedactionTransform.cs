@@ -5,7 +5,7 @@ using InferenceSidecar.Proxy;
 namespace InferenceSidecar.Redaction;
 
 /// <summary>
-/// On routes with <c>RedactResponses: true</c>, runs the route's detectors over what the model sends back: a JSON body
+/// Added only to routes with <c>RedactResponses: true</c> (and <c>Redaction</c> not <c>Off</c>); runs the route's detectors over what the model sends back: a JSON body
 /// is read whole (up to 8 MiB), redacted and written; an SSE stream goes through a <see cref="SseRedactingStream"/>.
 /// Runs after usage capture is installed, so usage, the cache and the client all see the redacted bytes.
 /// </summary>
@@ -19,9 +19,7 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
     {
         var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
         if (context.SuppressResponseBody || context.ProxyResponse is not { IsSuccessStatusCode: true } response
-            || feature?.Redactor is not { } redactor
-            || context.HttpContext.GetReverseProxyFeatureOrNull()?.Route.Config is not { } route
-            || !RouteRedactionPolicy.For(route).Responses)
+            || feature?.Redactor is not { } redactor)
         {
             return;
         }

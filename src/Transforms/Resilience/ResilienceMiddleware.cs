@@ -13,7 +13,7 @@ namespace InferenceSidecar.Resilience;
 /// route's fallback clusters in order. A total timeout bounds the whole request. The response names the cluster that
 /// served it in <c>X-Sidecar-Upstream</c>.
 /// </summary>
-internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyStateLookup clusters, IHttpForwarder forwarder, TimeProvider time, Metrics.SidecarMetrics metrics, ILogger<ResilienceMiddleware> logger)
+internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyStateLookup clusters, IHttpForwarder forwarder, FallbackTransformers transformers, TimeProvider time, Metrics.SidecarMetrics metrics, ILogger<ResilienceMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -150,7 +150,10 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         }
     }
 
-    /// <summary>A fallback attempt: a healthy destination of the fallback cluster, through the route's transforms.</summary>
+    /// <summary>
+    /// A fallback attempt: a healthy destination of the fallback cluster, through the transformer built for this route
+    /// and that cluster (its provider's headers, its key, its scrubbing; see <see cref="FallbackTransformers"/>).
+    /// </summary>
     private async Task ForwardAsync(HttpContext context, IReverseProxyFeature proxy, ClusterState cluster)
     {
         var destinations = cluster.DestinationsState.AvailableDestinations;
@@ -168,7 +171,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
             destination.Model.Config.Address,
             cluster.Model.HttpClient,
             cluster.Model.Config.HttpRequest ?? ForwarderRequestConfig.Empty,
-            proxy.Route.Transformer);
+            transformers.For(proxy.Route.Config, cluster.Model.Config));
     }
 
     /// <summary>Connect failures (nothing reached the upstream) are safe to retry; so is a sidecar-side missing destination.</summary>

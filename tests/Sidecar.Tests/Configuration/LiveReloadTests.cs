@@ -100,4 +100,57 @@ public sealed class LiveReloadTests : IAsyncLifetime
         var ready = await _sidecar.Management.GetStringAsync("health/ready");
         Assert.Contains("Degraded", ready, StringComparison.Ordinal);
     }
+
+    /// <summary>A route whose own cluster refuses connections, falling back to an Anthropic cluster with the given key.</summary>
+    private JsonObject FallbackConfig(string fallbackKeyReference) => new()
+    {
+        ["ReverseProxy"] = new JsonObject
+        {
+            ["Routes"] = new JsonObject
+            {
+                ["live"] = new JsonObject
+                {
+                    ["ClusterId"] = "dead",
+                    ["Match"] = new JsonObject { ["Path"] = "/fb/{**catch-all}" },
+                    ["Transforms"] = new JsonArray(new JsonObject { ["PathRemovePrefix"] = "/fb" }),
+                    ["Metadata"] = new JsonObject { ["Fallback"] = "claude" },
+                },
+            },
+            ["Clusters"] = new JsonObject
+            {
+                ["dead"] = new JsonObject
+                {
+                    ["Metadata"] = new JsonObject { ["Provider"] = "OpenAI", ["ApiKey"] = _keys.OpenAIReference },
+                    ["Destinations"] = new JsonObject { ["primary"] = new JsonObject { ["Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/" } },
+                },
+                ["claude"] = new JsonObject
+                {
+                    ["Metadata"] = new JsonObject { ["Provider"] = "Anthropic", ["ApiKey"] = fallbackKeyReference },
+                    ["Destinations"] = new JsonObject { ["primary"] = new JsonObject { ["Address"] = _fake.BaseAddress.ToString() } },
+                },
+            },
+        },
+    };
+
+    [Fact]
+    public async Task Reload_FallbackClusterKeyChanged_FallbackSendsTheNewKey()
+    {
+        // Arrange: the fallback cluster starts with the Anthropic key file, then a reload points it at another file.
+        var rotatedPath = Path.Combine(_dir, "rotated-key");
+        File.WriteAllText(rotatedPath, "sk-ant-rotated-key-0009");
+        File.WriteAllText(ConfigPath, FallbackConfig(_keys.AnthropicReference).ToJsonString());
+        Assert.True(await EventuallyAsync(async () => await StatusAsync("fb") == 200), "the fallback route never started serving");
+        var before = _fake.Received.Last();
+
+        // Act
+        File.WriteAllText(ConfigPath, FallbackConfig("file:" + rotatedPath).ToJsonString());
+        var rotated = await EventuallyAsync(async () =>
+            await StatusAsync("fb") == 200 && _fake.Received.Last().Header("x-api-key") == "sk-ant-rotated-key-0009");
+
+        // Assert
+        Assert.Equal(_keys.AnthropicKey, before.Header("x-api-key"));
+        Assert.Null(before.Header("Authorization"));
+        Assert.True(rotated, "the fallback kept sending the old key: " + _fake.Received.Last().Header("x-api-key"));
+        Assert.Null(_fake.Received.Last().Header("Authorization"));
+    }
 }

@@ -46,6 +46,13 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Clusters:dead:Metadata:ApiKey"] = _keys.OpenAIReference;
         settings["ReverseProxy:Clusters:dead:Destinations:primary:Address"] = $"http://127.0.0.1:{TestPorts.Closed()}/";
 
+        // An OpenAI route (its cluster refuses connections) falling back to an Anthropic cluster.
+        settings.AddRoute("to-claude", "toclaude", "dead");
+        settings["ReverseProxy:Routes:to-claude:Metadata:Fallback"] = "claude-backup";
+        settings["ReverseProxy:Clusters:claude-backup:Metadata:Provider"] = "Anthropic";
+        settings["ReverseProxy:Clusters:claude-backup:Metadata:ApiKey"] = _keys.AnthropicReference;
+        settings["ReverseProxy:Clusters:claude-backup:Destinations:primary:Address"] = _backup.BaseAddress.ToString();
+
         // A route to two destinations, one dead: retries move to the live one.
         settings.AddRoute("pair", "pair", "pair");
         settings["ReverseProxy:Routes:pair:Metadata:Retries"] = "4";
@@ -153,6 +160,20 @@ public sealed class ResilienceTests : IAsyncLifetime
         Assert.Equal("azure-backup-key-0004", served.Header("api-key"));
         Assert.Null(served.Header("Authorization"));
         Assert.Equal("backup", Upstream(response));
+    }
+
+    [Fact]
+    public async Task Send_OpenAIRouteFallsBackToAnthropic_AnthropicKeyHeaderNotTheOpenAIOne()
+    {
+        var (_, _, response) = await Http.SendAsync(_sidecar.Client, Http.Post(
+            "toclaude/v1/chat/completions", Http.ChatBody, ("X-User-Id", "alice"), ("OpenAI-Beta", "assistants=v2")));
+
+        Assert.Equal("claude-backup", Upstream(response));
+        var served = Assert.Single(_backup.Received);
+        Assert.Equal(_keys.AnthropicKey, served.Header("x-api-key"));
+        Assert.NotNull(served.Header("anthropic-version"));
+        Assert.Null(served.Header("Authorization"));
+        Assert.Null(served.Header("OpenAI-Beta")); // the Anthropic cluster's header allow-list applies, not the route's
     }
 
     [Fact]
