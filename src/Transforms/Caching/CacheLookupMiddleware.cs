@@ -55,15 +55,18 @@ internal sealed class CacheLookup(RouteCachePolicy policy, string scope, string 
         var policy = RouteCachePolicy.For(route);
         var parsed = context.Features.Get<ParsedRequest>();
         var feature = context.Features.Get<SidecarRequestFeature>()!;
-        if (!policy.Enabled || parsed is null || feature.UserId is null || feature.Endpoint.Body != Providers.EndpointBody.Json)
+        if (!policy.Enabled || parsed?.Canonical is not { } canonical || feature.UserId is null || feature.Endpoint.Body != Providers.EndpointBody.Json)
         {
             return null;
         }
 
         var (noCache, noStore) = ResponseCacheMiddleware.Directives(context.Request.Headers.CacheControl);
         var scope = CacheKey.ScopeHash(policy.Scope, feature.UserId);
+        // The body as the client sent it (canonicalised during the one parse), plus what the model policy made of it:
+        // an alias and its target, or a clamped and an unclamped request, are different upstream requests.
+        var edits = parsed.Info.Model + "\n" + parsed.Info.MaxOutputTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var key = noStore ? string.Empty : RedisResponseCacheStore.RedisKey(ResponseCacheMiddleware.SafeRoute(route.RouteId), scope,
-            CacheKey.Compute(route.RouteId, context.Request.Path, scope, context.Request.Headers, parsed.Current));
+            CacheKey.FromCanonical(route.RouteId, context.Request.Path, scope, context.Request.Headers, canonical, edits));
         return new CacheLookup(policy, scope, key, noCache, noStore);
     }
 }

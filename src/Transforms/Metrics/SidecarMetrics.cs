@@ -32,6 +32,7 @@ internal sealed class SidecarMetrics
     private readonly Counter _redactions;
     private readonly Counter _unpriced;
     private readonly Counter _unknownEndpoints;
+    private readonly Counter _requestBodies;
 
     public SidecarMetrics()
     {
@@ -52,6 +53,7 @@ internal sealed class SidecarMetrics
         _redactions = factory.CreateCounter("sidecar_redactions_total", "Secrets and personal data found, by detector type and action (redact, block).", "detector", "action");
         _unpriced = factory.CreateCounter("sidecar_unpriced_requests_total", "Requests for a model with no price in Sidecar:Pricing or the built-in catalogue.", "route", "model");
         _unknownEndpoints = factory.CreateCounter("sidecar_unknown_endpoint_requests_total", "Requests to a path on a provider route that matches no known endpoint, by route and action (forward, deny).", "route", "action");
+        _requestBodies = factory.CreateCounter("sidecar_request_body_operations_total", "Request bodies read, parsed and rewritten (the edits applied before forwarding), by route and operation (read, parse, rewrite).", "route", "operation");
         _cacheSavedCost = factory.CreateCounter("sidecar_cache_saved_cost_usd_total", "Spend avoided because the cache answered, at Sidecar:Pricing prices.", "route");
     }
 
@@ -96,6 +98,8 @@ internal sealed class SidecarMetrics
     public void Redaction(string detector, string action) => _redactions.WithLabels([detector, action]).Inc();
 
     public void UnpricedRequest(string route, string model) => _unpriced.WithLabels([route, model]).Inc();
+
+    public void RequestBody(string route, string operation) => _requestBodies.WithLabels([route, operation]).Inc();
 
     public void UnknownEndpoint(string route, string action) => _unknownEndpoints.WithLabels([route, action]).Inc();
 

@@ -51,19 +51,17 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
 
     private async Task ApplyAsync(HttpContext context, SidecarRequestFeature feature, EffectiveModelPolicy policy, ParsedRequest parsed, int requiredDefault)
     {
+        // Token positions refer to the body as read; redaction's edits are recorded against the same body, so they
+        // shift nothing. The alias replaces the whole model token, superseding a redaction of it (see BodyEdits).
         var info = parsed.Info;
-        if (parsed.Redacted is not null && InferenceRequestParser.TryParse(parsed.Current, out var current))
-        {
-            info = current with { Model = info.Model }; // token positions in the redacted body; the model as the intake read it
-        }
-
         var model = info.Model;
-        Edit modelEdit = default, capEdit = default;
-        var fromUrl = feature.Provider == ProviderKind.AzureOpenAI && ProviderEndpoints.Resolve(feature.Provider, context.Request.Path.Value, out var deployment) is not null && deployment is not null;
-        if (!fromUrl && model is not null && policy.TryAlias(model, out var target))
+        byte[]? modelEdit = null;
+        (int Start, int Length, byte[] Bytes)? capEdit = null;
+        string? addedCap = null;
+        if (!feature.ModelFromUrl && model is not null && policy.TryAlias(model, out var target))
         {
             model = target;
-            modelEdit = new Edit(info.ModelToken.Start, info.ModelToken.Length, JsonSerializer.SerializeToUtf8Bytes(target, Serialization.SidecarJsonContext.Default.String));
+            modelEdit = JsonSerializer.SerializeToUtf8Bytes(target, Serialization.SidecarJsonContext.Default.String);
         }
 
         if (policy.HasAllowList)
@@ -93,24 +91,40 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
             }
 
             maxOutput = cap;
-            capEdit = new Edit(info.MaxOutputToken.Start, info.MaxOutputToken.Length, Number(cap));
+            capEdit = (info.MaxOutputToken.Start, info.MaxOutputToken.Length, Number(cap));
             context.Response.Headers[ClampedHeader] = cap.ToString(CultureInfo.InvariantCulture);
         }
         else if (field is not null && info.MaxOutputTokens is null && (cap > 0 ? cap : requiredDefault) is > 0 and var fill)
         {
             maxOutput = fill;
-            capEdit = info.MaxOutputToken.Start >= 0
-                ? new Edit(info.MaxOutputToken.Start, info.MaxOutputToken.Length, Number(fill)) // "max_tokens": null
-                : new Edit(parsed.Current.IndexOf((byte)'{') + 1, 0, Encoding.UTF8.GetBytes($"\"{field}\":{fill},"));
+            if (info.MaxOutputToken.Start >= 0)
+            {
+                capEdit = (info.MaxOutputToken.Start, info.MaxOutputToken.Length, Number(fill)); // "max_tokens": null
+            }
+            else
+            {
+                addedCap = field;
+            }
         }
 
-        if (modelEdit.Bytes is not null || capEdit.Bytes is not null)
+        if (modelEdit is not null || capEdit is not null || addedCap is not null)
         {
-            var rewritten = Apply(parsed.Current, modelEdit, capEdit);
-            var updated = parsed with { Info = parsed.Info with { Model = model, MaxOutputTokens = maxOutput, MaxOutputField = maxOutput is null ? parsed.Info.MaxOutputField : field } };
-            updated.Redacted = rewritten;
-            context.Features.Set(updated);
-            context.Request.ReplaceBody(rewritten);
+            // Recorded, not applied: the body is rewritten once, before forwarding (RequestBodyRewriteMiddleware).
+            if (modelEdit is not null)
+            {
+                parsed.Edits.Replace(info.ModelToken.Start, info.ModelToken.Length, modelEdit);
+            }
+
+            if (capEdit is { } edit)
+            {
+                parsed.Edits.Replace(edit.Start, edit.Length, edit.Bytes);
+            }
+            else if (addedCap is not null)
+            {
+                parsed.Edits.AddMember(info.RootStart, addedCap, Number(maxOutput!.Value));
+            }
+
+            parsed.Info = info with { Model = model, MaxOutputTokens = maxOutput, MaxOutputField = maxOutput is null ? info.MaxOutputField : field };
             feature.Model = model;
         }
 
@@ -133,36 +147,4 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
     }
 
     private static byte[] Number(int value) => Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture));
-
-    /// <summary>The body with up to two non-overlapping edits applied (each replaces <c>Length</c> bytes at <c>Start</c>).</summary>
-    private static byte[] Apply(ReadOnlySpan<byte> body, Edit a, Edit b)
-    {
-        if (a.Bytes is null || (b.Bytes is not null && b.Start < a.Start))
-        {
-            (a, b) = (b, a);
-        }
-
-        var length = body.Length + (a.Bytes?.Length - a.Length ?? 0) + (b.Bytes?.Length - b.Length ?? 0);
-        var result = new byte[length];
-        var written = 0;
-        var read = 0;
-        foreach (var edit in (ReadOnlySpan<Edit>)[a, b])
-        {
-            if (edit.Bytes is null)
-            {
-                continue;
-            }
-
-            body[read..edit.Start].CopyTo(result.AsSpan(written));
-            written += edit.Start - read;
-            edit.Bytes.CopyTo(result.AsSpan(written));
-            written += edit.Bytes.Length;
-            read = edit.Start + edit.Length;
-        }
-
-        body[read..].CopyTo(result.AsSpan(written));
-        return result;
-    }
-
-    private readonly record struct Edit(int Start, int Length, byte[]? Bytes);
 }

@@ -31,4 +31,13 @@ internal readonly record struct InferenceRequestInfo(
 
     /// <summary>Where the output-cap number (or null) sits in the parsed body; Start -1 when absent.</summary>
     public (int Start, int Length) MaxOutputToken { get; init; } = (-1, 0);
+
+    /// <summary>Where the root object's opening brace sits in the parsed body (members are added after it).</summary>
+    public int RootStart { get; init; }
+
+    /// <summary>Where the whole <c>stream_options</c> value sits in the parsed body; Start -1 when absent.</summary>
+    public (int Start, int Length) StreamOptionsValue { get; init; } = (-1, 0);
+
+    /// <summary>Where the whole <c>stream_options.include_usage</c> value sits in the parsed body; Start -1 when absent.</summary>
+    public (int Start, int Length) IncludeUsageValue { get; init; } = (-1, 0);
 }

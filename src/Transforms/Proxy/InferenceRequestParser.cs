@@ -32,7 +32,13 @@ internal static class InferenceRequestParser
     public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info) => TryParse(body, out info, out _);
 
     /// <summary>Parses and validates; on failure <paramref name="problem"/> says what is wrong (fixed text, never request content).</summary>
-    public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info, out string problem)
+    public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info, out string problem) => TryParse(body, out info, out problem, null);
+
+    /// <summary>
+    /// As <see cref="TryParse(ReadOnlySpan{byte}, out InferenceRequestInfo, out string)"/>, and records every token on
+    /// <paramref name="tape"/> when given (the response cache builds its canonical form from it, without parsing again).
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> body, out InferenceRequestInfo info, out string problem, List<JsonTapeToken>? tape)
     {
         info = default;
         problem = "The request body is not a valid JSON object.";
@@ -55,6 +61,10 @@ internal static class InferenceRequestParser
         var skipDepth = -1; // inside a prompt: skip the value of data/url/image_url until back at this depth
         string? choiceName = null;
         var includeUsageNext = false;
+        var rootStart = 0;
+        var streamOptionsAt = (Start: -1, Length: 0);
+        var includeUsageAt = (Start: -1, Length: 0);
+        var includeUsageOpen = false;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -62,10 +72,13 @@ internal static class InferenceRequestParser
                 return false;
             }
 
+            rootStart = (int)reader.TokenStartIndex;
+            tape?.Add(JsonTapeToken.Of(ref reader));
             while (reader.Read())
             {
                 var depth = reader.CurrentDepth;
                 var token = reader.TokenType;
+                tape?.Add(JsonTapeToken.Of(ref reader));
                 if (token is (JsonTokenType.PropertyName or JsonTokenType.String) && !IsValidText(ref reader))
                 {
                     problem = "The request body contains invalid UTF-8 or an unpaired surrogate escape.";
@@ -149,7 +162,16 @@ internal static class InferenceRequestParser
                             choices = Math.Max(choices, n ?? 1);
                             break;
                         case Field.StreamOptions:
-                            hasStreamOptions = true;
+                            if (token is JsonTokenType.EndObject or JsonTokenType.EndArray)
+                            {
+                                streamOptionsAt.Length = (int)reader.BytesConsumed - streamOptionsAt.Start; // the value was a container
+                            }
+                            else
+                            {
+                                hasStreamOptions = true;
+                                streamOptionsAt = ((int)reader.TokenStartIndex, (int)reader.BytesConsumed - (int)reader.TokenStartIndex);
+                            }
+
                             break;
                         case Field.Prompt when token == JsonTokenType.String:
                             promptBytes += reader.ValueSpan.Length;
@@ -168,6 +190,13 @@ internal static class InferenceRequestParser
                     if (depth == 2 && token != JsonTokenType.PropertyName && includeUsageNext)
                     {
                         includeUsage = token == JsonTokenType.True;
+                        includeUsageAt = ((int)reader.TokenStartIndex, (int)reader.BytesConsumed - (int)reader.TokenStartIndex);
+                        includeUsageOpen = token is JsonTokenType.StartObject or JsonTokenType.StartArray;
+                    }
+                    else if (depth == 2 && includeUsageOpen && token is JsonTokenType.EndObject or JsonTokenType.EndArray)
+                    {
+                        includeUsageAt.Length = (int)reader.BytesConsumed - includeUsageAt.Start; // the value was a container
+                        includeUsageOpen = false;
                     }
 
                     includeUsageNext = token == JsonTokenType.PropertyName && depth == 2 && reader.ValueTextEquals("include_usage"u8);
@@ -200,6 +229,7 @@ internal static class InferenceRequestParser
                     if (reader.ValueTextEquals("data"u8) || reader.ValueTextEquals("url"u8) || reader.ValueTextEquals("image_url"u8))
                     {
                         reader.Read();
+                        tape?.Add(JsonTapeToken.Of(ref reader));
                         if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                         {
                             skipDepth = reader.CurrentDepth; // skip its contents, still validating them
@@ -235,6 +265,9 @@ internal static class InferenceRequestParser
         {
             ModelToken = modelAt,
             MaxOutputToken = maxOutputAt,
+            RootStart = rootStart,
+            StreamOptionsValue = streamOptionsAt,
+            IncludeUsageValue = includeUsageAt,
         };
         return true;
     }
@@ -353,5 +386,21 @@ internal static class InferenceRequestParser
         {
             ArrayPool<char>.Shared.Return(buffer);
         }
+    }
+}
+
+/// <summary>One token of a parsed body, as <see cref="InferenceRequestParser"/> recorded it: where its text sits, not the text.</summary>
+/// <param name="Type">The token type.</param>
+/// <param name="Start">For strings and property names the first byte inside the quotes; otherwise the token's first byte.</param>
+/// <param name="Length">For strings and property names the raw (still escaped) bytes inside the quotes; for numbers the number's bytes.</param>
+/// <param name="Escaped">A string or property name that contains escapes.</param>
+internal readonly record struct JsonTapeToken(System.Text.Json.JsonTokenType Type, int Start, int Length, bool Escaped)
+{
+    public static JsonTapeToken Of(ref System.Text.Json.Utf8JsonReader reader)
+    {
+        var start = (int)reader.TokenStartIndex;
+        return reader.TokenType is System.Text.Json.JsonTokenType.String or System.Text.Json.JsonTokenType.PropertyName
+            ? new JsonTapeToken(reader.TokenType, start + 1, reader.ValueSpan.Length, reader.ValueIsEscaped)
+            : new JsonTapeToken(reader.TokenType, start, reader.ValueSpan.Length, false);
     }
 }

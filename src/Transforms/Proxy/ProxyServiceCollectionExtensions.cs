@@ -28,21 +28,28 @@ internal static class ProxyServiceCollectionExtensions
         return proxy;
     }
 
-    /// <summary>The proxy pipeline: dialect errors around everything, then request facts, identity, the key gate, YARP.</summary>
+    /// <summary>
+    /// The proxy pipeline: dialect errors and threat scoring around everything, then endpoint facts (path and method
+    /// only), identity and the key gate — before the body is read, so a refused request never pays for it — then the
+    /// one read and parse of the body, the GenAI span, the steps that record edits to the body, and the one rewrite
+    /// that applies them just before the forwarder's own steps.
+    /// </summary>
     public static IReverseProxyApplicationBuilder UseSidecarProxy(this IReverseProxyApplicationBuilder proxy)
     {
         proxy.UseMiddleware<ForwarderErrorMiddleware>();
         proxy.UseMiddleware<Threat.ThreatMiddleware>();
         proxy.UseMiddleware<ProxyRequestMiddleware>();
-        proxy.UseMiddleware<Tracing.GenAiTracingMiddleware>();
         proxy.UseMiddleware<IdentityMiddleware>();
         proxy.UseMiddleware<ProviderKeyGateMiddleware>();
+        proxy.UseMiddleware<RequestBodyMiddleware>();
+        proxy.UseMiddleware<Tracing.GenAiTracingMiddleware>();
         proxy.UseMiddleware<Redaction.RedactionMiddleware>();
         proxy.UseMiddleware<PromptGuard.PromptGuardMiddleware>();
         proxy.UseMiddleware<ModelPolicy.ModelPolicyMiddleware>();
         proxy.UseMiddleware<Caching.CacheLookupMiddleware>(); // starts the lookup so it travels with the limit check
         proxy.UseMiddleware<RateLimitMiddleware>();
         proxy.UseMiddleware<Caching.ResponseCacheMiddleware>();
+        proxy.UseMiddleware<RequestBodyRewriteMiddleware>(); // the one rewrite: every edit above, applied at once
         proxy.UseMiddleware<ResponseBodyCompletionMiddleware>();
         proxy.UseMiddleware<Destinations.DestinationCooldownMiddleware>();
         proxy.UseMiddleware<Resilience.ResilienceMiddleware>();

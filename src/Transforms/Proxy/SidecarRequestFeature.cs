@@ -20,6 +20,9 @@ internal sealed class SidecarRequestFeature
 
     public string? Model { get; set; }
 
+    /// <summary>The model comes from the URL (an Azure deployment), not from the body.</summary>
+    public bool ModelFromUrl { get; set; }
+
     /// <summary>Set by the proxy pipeline: the endpoint this request names (see <see cref="ProviderEndpoints"/>).</summary>
     public EndpointDescriptor Endpoint { get; set; } = EndpointDescriptor.Unknown;
 

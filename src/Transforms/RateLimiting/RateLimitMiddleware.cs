@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using InferenceSidecar.Analytics;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Metrics;
@@ -67,14 +66,15 @@ internal sealed class RateLimitMiddleware(
         var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens) * info.Choices;
         var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
         recent.Add(feature.UserId, info.Model);
-        byte[]? rewritten = null;
+        var clampedCap = false;
         if (!decision.Allowed && !decision.StoreUnavailable && info.Choices == 1 && ClampedOutput(decision, input, output) is { } clamped)
         {
             var retry = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, clamped, peek: false, context.RequestAborted);
             if (retry.Allowed)
             {
                 decision = retry;
-                rewritten = WithMaxOutput(parsed, clamped);
+                clampedCap = true;
+                WithMaxOutput(parsed, clamped);
                 context.Response.Headers["x-sidecar-max-tokens-clamped"] = clamped.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
         }
@@ -90,7 +90,7 @@ internal sealed class RateLimitMiddleware(
 
         decision = queued;
 
-        feature.LimitOutcome = rewritten is not null ? "clamped" : waited ? "waited" : decision.Outcome;
+        feature.LimitOutcome = clampedCap ? "clamped" : waited ? "waited" : decision.Outcome;
         if (!await AdmitAsync(context, feature, decision, info.Model))
         {
             return;
@@ -102,13 +102,8 @@ internal sealed class RateLimitMiddleware(
         if (info.Stream && endpoint.InjectIncludeUsage && !info.IncludeUsage
             && ClusterEndpointPolicy.For(context.GetReverseProxyFeature().Cluster?.Config).IncludeUsage)
         {
-            rewritten = AskForUsage(rewritten ?? parsed.Current, parsed.Info.HasStreamOptions);
+            AskForUsage(parsed); // forwarded only: the cache keys on what the client sent
             strip = true;
-        }
-
-        if (rewritten is not null)
-        {
-            context.Request.ReplaceBody(rewritten); // forwarded only: the cache still keys on what the client sent
         }
 
         feature.Tracking = new UsageTracking(strip);
@@ -180,35 +175,33 @@ internal sealed class RateLimitMiddleware(
 
     /// <summary>
     /// OpenAI streams carry usage only when asked: ask upstream, and strip the extra chunk on the way back, so the
-    /// client sees exactly what it would have seen without the sidecar.
+    /// client sees exactly what it would have seen without the sidecar. Recorded as an edit of the body as read: a
+    /// missing <c>stream_options</c> is added, an object gets <c>include_usage: true</c> (replacing its value, or added),
+    /// anything else (<c>null</c>) is replaced by <c>{"include_usage":true}</c>.
     /// </summary>
-    private static byte[] AskForUsage(ReadOnlySpan<byte> body, bool hasStreamOptions)
+    private static void AskForUsage(ParsedRequest parsed)
     {
-        byte[] rewritten;
-        if (!hasStreamOptions)
+        var info = parsed.Info;
+        var body = parsed.Body.Span;
+        var (start, length) = info.StreamOptionsValue;
+        if (!info.HasStreamOptions || start < 0)
         {
-            var brace = body.IndexOf((byte)'{');
-            var rest = body[(brace + 1)..];
-            var empty = rest.TrimStart(" \t\r\n"u8).StartsWith("}"u8);
-            var insert = empty ? "\"stream_options\":{\"include_usage\":true}"u8 : "\"stream_options\":{\"include_usage\":true},"u8;
-            rewritten = [.. body[..(brace + 1)], .. insert, .. rest];
+            parsed.Edits.AddMember(info.RootStart, "stream_options", "{\"include_usage\":true}"u8.ToArray());
+        }
+        else if (body[start] != (byte)'{')
+        {
+            parsed.Edits.Replace(start, length, "{\"include_usage\":true}"u8.ToArray());
+        }
+        else if (info.IncludeUsageValue is { Start: >= 0 } value)
+        {
+            parsed.Edits.Replace(value.Start, value.Length, "true"u8.ToArray());
         }
         else
         {
-            var json = JsonNode.Parse(body)!.AsObject();
-            if (json["stream_options"] is JsonObject options)
-            {
-                options["include_usage"] = true;
-            }
-            else
-            {
-                json["stream_options"] = new JsonObject { ["include_usage"] = true };
-            }
-
-            rewritten = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+            parsed.Edits.AddMember(start, "include_usage", "true"u8.ToArray());
         }
 
-        return rewritten;
+        parsed.Info = info with { IncludeUsage = true };
     }
 
     /// <summary>
@@ -338,12 +331,25 @@ internal sealed class RateLimitMiddleware(
         return clamped >= options.ClampMinOutputTokens && clamped < output ? clamped : null;
     }
 
-    /// <summary>The body with its output cap set to <paramref name="maxOutput"/> (the field it used, else <c>max_tokens</c>).</summary>
-    private static byte[] WithMaxOutput(ParsedRequest parsed, long maxOutput)
+    /// <summary>
+    /// Records the output cap <paramref name="maxOutput"/> (in the field the request used, else <c>max_tokens</c>):
+    /// replacing the cap's token, or the cap the model policy added, or adding it.
+    /// </summary>
+    private static void WithMaxOutput(ParsedRequest parsed, long maxOutput)
     {
-        var json = JsonNode.Parse(parsed.Current)!.AsObject();
-        json[parsed.Info.MaxOutputField ?? "max_tokens"] = maxOutput;
-        return System.Text.Encoding.UTF8.GetBytes(json.ToJsonString());
+        var info = parsed.Info;
+        var number = System.Text.Encoding.ASCII.GetBytes(maxOutput.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var field = info.MaxOutputField ?? "max_tokens";
+        if (info.MaxOutputToken.Start >= 0)
+        {
+            parsed.Edits.Replace(info.MaxOutputToken.Start, info.MaxOutputToken.Length, number);
+        }
+        else
+        {
+            parsed.Edits.AddMember(info.RootStart, field, number);
+        }
+
+        parsed.Info = info with { MaxOutputField = field };
     }
 
     private static string Describe(BucketSpec bucket, LimitDecision decision)

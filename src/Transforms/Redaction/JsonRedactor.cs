@@ -17,8 +17,28 @@ internal static class JsonRedactor
     /// <summary>The redacted document, or null when nothing was found.</summary>
     public static byte[]? Redact(ReadOnlySpan<byte> json, Redactor redactor, List<string> findings)
     {
-        var reader = new Utf8JsonReader(json);
-        List<(int Start, int Length, string Value)>? edits = null;
+        if (Find(json, redactor, findings) is not { } edits)
+        {
+            return null;
+        }
+
+        var body = new Proxy.BodyEdits();
+        foreach (var (start, length, bytes) in edits)
+        {
+            body.Replace(start, length, bytes);
+        }
+
+        return body.Apply(json);
+    }
+
+    /// <summary>
+    /// The edits that redact the document: each string token (quotes included) that changes, with its redacted JSON
+    /// string; null when nothing was found.
+    /// </summary>
+    public static List<(int Start, int Length, byte[] Bytes)>? Find(ReadOnlySpan<byte> json, Redactor redactor, List<string> findings)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = Proxy.InferenceRequestParser.MaxDepth });
+        List<(int Start, int Length, byte[] Bytes)>? edits = null;
         while (reader.Read())
         {
             // Property names too: a secret used as a key ({"sk-proj-…": 1}, a tool parameter named after an access key)
@@ -36,28 +56,20 @@ internal static class JsonRedactor
             // Token bounds include the quotes (TokenStartIndex is the opening quote).
             var start = (int)reader.TokenStartIndex;
             var length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
-            (edits ??= []).Add((start, length + 2, redacted));
+            (edits ??= []).Add((start, length + 2, Encode(redacted)));
         }
 
-        if (edits is null)
+        return edits;
+    }
+
+    private static byte[] Encode(string value)
+    {
+        var output = new ArrayBufferWriter<byte>(value.Length + 2);
+        using (var writer = new Utf8JsonWriter(output, Relaxed))
         {
-            return null;
+            writer.WriteStringValue(value);
         }
 
-        var output = new ArrayBufferWriter<byte>(json.Length + (edits.Count * 24));
-        var at = 0;
-        foreach (var (start, length, value) in edits)
-        {
-            output.Write(json[at..start]);
-            using (var writer = new Utf8JsonWriter(output, Relaxed))
-            {
-                writer.WriteStringValue(value);
-            }
-
-            at = start + length;
-        }
-
-        output.Write(json[at..]);
         return output.WrittenSpan.ToArray();
     }
 

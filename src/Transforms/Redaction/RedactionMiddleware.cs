@@ -35,8 +35,9 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
         feature.Redactor = redactor;
         feature.ResponseFinding = type => metrics.Redaction(type, "redact_response");
         var findings = new List<string>();
-        var redacted = parsed is not null ? JsonRedactor.Redact(parsed.Body.Span, redactor, findings) : RedactUpload(upload!.Body.Span, redactor, findings);
-        if (redacted is not null)
+        var edits = parsed is not null ? JsonRedactor.Find(parsed.Body.Span, redactor, findings) : null;
+        var redactedUpload = parsed is null ? RedactUpload(upload!.Body.Span, redactor, findings) : null;
+        if (edits is not null || redactedUpload is not null)
         {
             context.RaiseThreat(ThreatSignals.Secret);
             var action = mode == RedactionMode.Block ? "block" : "redact";
@@ -52,12 +53,18 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
                 return;
             }
 
+            // Recorded, not applied: the body is rewritten once, before forwarding (RequestBodyRewriteMiddleware).
             if (parsed is not null)
             {
-                parsed.Redacted = redacted;
+                foreach (var (start, length, bytes) in edits!)
+                {
+                    parsed.Edits.Replace(start, length, bytes);
+                }
             }
-
-            context.Request.ReplaceBody(redacted);
+            else
+            {
+                upload!.Redacted = redactedUpload;
+            }
         }
 
         await next(context); // a stream's held-back text is released by ResponseBodyCompletionMiddleware, nearer the forwarder

@@ -25,6 +25,7 @@ public sealed class SidecarMetricsTests
         ("sidecar_redis_errors_total", "counter", []),
         ("sidecar_unpriced_requests_total", "counter", ["route", "model"]),
         ("sidecar_unknown_endpoint_requests_total", "counter", ["route", "action"]),
+        ("sidecar_request_body_operations_total", "counter", ["route", "operation"]),
     ];
 
     private static void RecordOneOfEach(SidecarMetrics metrics)
@@ -40,6 +41,7 @@ public sealed class SidecarMetricsTests
         metrics.RedisError();
         metrics.UnpricedRequest("openai", "other");
         metrics.UnknownEndpoint("openai", "forward");
+        metrics.RequestBody("openai", "parse");
     }
 
     [Fact]

@@ -1,0 +1,114 @@
+using InferenceSidecar.Configuration;
+using InferenceSidecar.Errors;
+using InferenceSidecar.Metrics;
+using InferenceSidecar.Providers;
+using InferenceSidecar.Threat;
+using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Model;
+
+namespace InferenceSidecar.Proxy;
+
+/// <summary>
+/// Reads any request body once (size-limited, pooled) and parses it once — after identity and the key gate, so a request
+/// refused for who sent it (401, 503) never pays for its body: Kestrel drains or closes what was not read. Content-Type
+/// never decides whether a body is checked: every body except a multipart upload must be a valid JSON object, whatever
+/// the header says, and a compressed body is decoded first (bounded); a multipart upload is read (bounded) and left to
+/// the secret scan as bytes. Failures answer in the route's dialect before anything reaches the upstream: 413 (too
+/// large, also once decoded), 415 (an unsupported <c>Content-Encoding</c>), 400 (anything that is not a clean JSON
+/// object; a threat signal, <c>malformed</c>). When the route caches, the parse also records the tokens the cache key's
+/// canonical form is built from.
+/// </summary>
+internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, SidecarMetrics metrics)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var request = context.Request;
+        var endpoint = feature.Endpoint;
+        var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+            ?? (request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding"));
+        var post = HttpMethods.IsPost(request.Method);
+        var limit = live.Current.MaxRequestBodyBytes;
+        if (!hasBody && !(post && endpoint.Body == EndpointBody.Json))
+        {
+            request.Headers.Remove("Content-Encoding"); // no body, nothing encoded
+            await next(context);
+            return;
+        }
+
+        var upload = endpoint.Body != EndpointBody.Json && IsMultipart(request.ContentType);
+        if (upload && !string.IsNullOrEmpty(request.Headers.ContentEncoding))
+        {
+            await ProxyRequestMiddleware.DrainAsync(context, limit);
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status415UnsupportedMediaType, "Compressed uploads are not accepted.", "unsupported_encoding");
+            return;
+        }
+
+        PooledRequestBody body;
+        try
+        {
+            body = await PooledRequestBody.ReadAsync(context, limit);
+            if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding)
+            {
+                body = PooledRequestBody.Decode(context, body, encoding, limit);
+            }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            var (message, code) = ex.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => ($"Request body too large: the limit is {limit} bytes (decoded).", "request_too_large"),
+                StatusCodes.Status415UnsupportedMediaType => ("Unsupported Content-Encoding: use gzip, deflate, br or none.", "unsupported_encoding"),
+                _ => ("The request body could not be read.", "invalid_body"),
+            };
+            if (ex.StatusCode == StatusCodes.Status400BadRequest)
+            {
+                context.RaiseThreat(ThreatSignals.Malformed);
+            }
+
+            await ProviderErrors.WriteAsync(context, feature.Provider, ex.StatusCode, message, code);
+            return;
+        }
+
+        metrics.RequestBody(feature.RouteId, "read");
+        if (upload)
+        {
+            // Uploads are not parsed: size-capped, scanned for secrets as bytes, counted as requests.
+            context.Features.Set(new UploadRequest(body));
+            await next(context);
+            return;
+        }
+
+        var tape = Caching.RouteCachePolicy.For(context.GetReverseProxyFeature().Route.Config).Enabled ? new List<JsonTapeToken>() : null;
+        metrics.RequestBody(feature.RouteId, "parse");
+        if (!InferenceRequestParser.TryParse(body.Span, out var info, out var problem, tape))
+        {
+            context.RaiseThreat(ThreatSignals.Malformed);
+            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, problem, "invalid_json");
+            return;
+        }
+
+        if (!IsJson(request.ContentType))
+        {
+            request.ContentType = "application/json"; // what was checked is what the provider parses
+        }
+
+        if (feature.ModelFromUrl)
+        {
+            info = info with { Model = feature.Model };
+        }
+        else
+        {
+            feature.Model = info.Model;
+        }
+
+        context.Features.Set(new ParsedRequest(info, body, tape is null ? null : Caching.CacheKey.Canonical(body.Span, tape)));
+        await next(context);
+    }
+
+    private static bool IsJson(string? contentType) =>
+        contentType is not null && contentType.Contains("json", StringComparison.OrdinalIgnoreCase);
+
+    private static bool IsMultipart(string? contentType) =>
+        contentType is not null && contentType.TrimStart().StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+}
