@@ -116,7 +116,7 @@ public sealed class SidecarTransformProviderTests
         Assert.Equal(Providers.ProviderKind.Anthropic, key.Provider);
         Assert.Equal("env:ANTHROPIC_API_KEY", key.KeyReference);
         Assert.Equal(
-            [typeof(InferenceSidecar.Destinations.DestinationQuotaTransform), typeof(InferenceSidecar.Resilience.RetryableResponseTransform), typeof(ResponseHeaderHygieneTransform),
+            [typeof(InferenceSidecar.Destinations.DestinationQuotaTransform), typeof(InferenceSidecar.Resilience.RetryableResponseTransform), typeof(UpstreamStatusTransform), typeof(ResponseHeaderHygieneTransform),
              typeof(InferenceSidecar.Errors.ErrorBodyScrubTransform), typeof(InferenceSidecar.Usage.UsageCaptureTransform)],
             ResponseTypes(context));
     }

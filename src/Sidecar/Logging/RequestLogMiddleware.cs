@@ -1,3 +1,8 @@
+using InferenceSidecar.ModelPolicy;
+using InferenceSidecar.Caching;
+using InferenceSidecar.Identity;
+using InferenceSidecar.RateLimiting;
+using InferenceSidecar.Usage;
 using System.Diagnostics;
 using InferenceSidecar.Hosting;
 using InferenceSidecar.Metrics;
@@ -6,9 +11,10 @@ using InferenceSidecar.Proxy;
 namespace InferenceSidecar.Logging;
 
 /// <summary>
-/// After each proxied request ends (a stream's whole length): the request metrics (count, duration, time to first token)
-/// and one log line — request id, trace id, route, model, user, status, upstream status, duration, time to first token,
-/// tokens in/out, cost, cache result and limit decision. Headers and bodies are never logged.
+/// After each request on the proxy listener ends (a stream's whole length): one log line — request id, trace id, route, model, user, status, upstream status, duration, time to first token,
+/// tokens in/out, cost, cache result and limit decision. Headers and bodies are never logged. The request metrics are
+/// the pipeline's (<see cref="RequestMetricsMiddleware"/>); this records them only for requests the pipeline never saw
+/// (the concurrency cap's 503, a route policy's 429, a 404, <c>/sidecar/v1/limits</c>).
 /// </summary>
 internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistry listeners, SidecarMetrics metrics, ModelLabels models, RequestLog log, TimeProvider time)
 {
@@ -32,18 +38,22 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
     private void Finish(HttpContext context, long start)
     {
         var end = time.GetTimestamp();
-        var feature = context.Features.Get<SidecarRequestFeature>();
+        var feature = context.Features.Get<InferenceRequestFeature>();
         var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
         var route = feature?.RouteId ?? "none";
-        var first = feature?.Usage?.FirstWriteTimestamp ?? 0;
+        var first = context.Features.Get<UsageFeature>()?.Accumulator?.FirstWriteTimestamp ?? 0;
         double? ttft = first > start ? time.GetElapsedTime(start, first).TotalSeconds : null;
         var seconds = time.GetElapsedTime(start, end).TotalSeconds;
-        metrics.Request(route, models.For(feature?.Model), status, seconds, ttft);
+        if (context.Features.Get<RequestMetricsFeature>() is null)
+        {
+            metrics.Request(route, models.For(feature?.Model), status, seconds, ttft); // not seen by the pipeline (e.g. the concurrency cap's 503)
+        }
 
         if (log.IsEnabled)
         {
             // Values only: the writer thread formats the path, the trace id and the event (see RequestLog).
-            var usage = feature?.Accounted;
+            var limit = context.Features.Get<LimitFeature>();
+            var usage = limit?.Accounted;
             var activity = Activity.Current;
             log.Write(new RequestLogEntry(
                 time.GetUtcNow(),
@@ -56,16 +66,16 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
                 context.Request.Path,
                 context.Request.QueryString,
                 feature?.Model ?? "-",
-                feature?.UserId ?? "-",
+                IdentityFeature.UserOf(context) ?? "-",
                 status,
-                feature?.UpstreamStatus ?? 0,
+                UpstreamResponseFeature.StatusOf(context) ?? 0,
                 Math.Round(seconds * 1000, 2),
                 ttft is { } t ? Math.Round(t * 1000, 2) : null,
                 usage?.InputTokens ?? 0,
                 usage?.OutputTokens ?? 0,
                 Math.Round(usage?.CostUsd ?? 0, 8),
-                feature?.CacheResult ?? "-",
-                feature?.LimitOutcome ?? "-"));
+                ResponseCacheFeature.ResultOf(context) ?? "-",
+                limit?.Outcome ?? context.Features.Get<ModelPolicyFeature>()?.Refusal ?? "-"));
         }
     }
 }

@@ -17,13 +17,14 @@ internal sealed class RecentRefusals(TimeProvider time)
 
     public long Total => Interlocked.Read(ref _count);
 
-    public void Add(SidecarRequestFeature? feature)
+    public void Add(HttpContext context)
     {
-        var reason = feature?.LimitOutcome is { } outcome && outcome.StartsWith("limited:", StringComparison.Ordinal)
+        var feature = context.Features.Get<InferenceRequestFeature>();
+        var reason = context.Features.Get<RateLimiting.LimitFeature>()?.Outcome is { } outcome && outcome.StartsWith("limited:", StringComparison.Ordinal)
             ? outcome["limited:".Length..]
-            : feature?.UpstreamStatus == 429 ? "upstream" : "policy";
+            : UpstreamResponseFeature.StatusOf(context) == 429 ? "upstream" : "policy";
         var model = feature?.Model is { Length: > 0 } m ? (m.Length > 128 ? m[..128] : m) : "-";
-        var refusal = new Refusal(time.GetUtcNow(), feature?.RouteId ?? "none", model, feature?.UserId ?? "-", reason);
+        var refusal = new Refusal(time.GetUtcNow(), feature?.RouteId ?? "none", model, Identity.IdentityFeature.UserOf(context) ?? "-", reason);
         lock (_lock)
         {
             _ring[_count % Capacity] = refusal;

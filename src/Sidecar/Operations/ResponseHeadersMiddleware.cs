@@ -48,7 +48,7 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
             if (held is not null)
             {
                 context.Response.Body = held.Inner;
-                if (!held.Released && !context.Response.HasStarted && context.Features.Get<SidecarRequestFeature>()?.Accounted is { } usage)
+                if (!held.Released && !context.Response.HasStarted && context.Features.Get<RateLimiting.LimitFeature>()?.Accounted is { } usage)
                 {
                     context.Response.Headers[CostHeader] = usage.CostUsd.ToString("0.#########", CultureInfo.InvariantCulture);
                 }
@@ -58,7 +58,7 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
 
             if (context.Response.StatusCode == StatusCodes.Status429TooManyRequests)
             {
-                refusals.Add(context.Features.Get<SidecarRequestFeature>());
+                refusals.Add(context);
             }
         }
     }
@@ -103,7 +103,7 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
 
         // Served from the response cache, or a miss it is storing: cacheable by the sidecar's own rules.
         private static bool IsCached(HttpContext context) =>
-            context.Features.Get<SidecarRequestFeature>()?.CacheResult is "hit" || (context.Features.Get<SidecarRequestFeature>()?.CacheResult is "miss" && context.Response.StatusCode == 200);
+            Caching.ResponseCacheFeature.ResultOf(context) is { } result && (result is "hit" || (result is "miss" && context.Response.StatusCode == 200));
     }
 
     /// <summary>

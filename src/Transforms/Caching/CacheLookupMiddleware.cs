@@ -54,14 +54,14 @@ internal sealed class CacheLookup(RouteCachePolicy policy, string scope, string 
         var route = context.GetReverseProxyFeature().Route.Config;
         var policy = RouteCachePolicy.For(route);
         var parsed = context.Features.Get<ParsedRequest>();
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
-        if (!policy.Enabled || parsed?.Canonical is not { } canonical || feature.UserId is null || feature.Endpoint.Body != Providers.EndpointBody.Json)
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        if (!policy.Enabled || parsed?.Canonical is not { } canonical || Identity.IdentityFeature.UserOf(context) is not { } user || feature.Endpoint.Body != Providers.EndpointBody.Json)
         {
             return null;
         }
 
         var (noCache, noStore) = ResponseCacheMiddleware.Directives(context.Request.Headers.CacheControl);
-        var scope = CacheKey.ScopeHash(policy.Scope, feature.UserId);
+        var scope = CacheKey.ScopeHash(policy.Scope, user);
         // The body as the client sent it (canonicalised during the one parse), plus what the model policy made of it:
         // an alias and its target, or a clamped and an unclamped request, are different upstream requests.
         var edits = parsed.Info.Model + "\n" + parsed.Info.MaxOutputTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -44,14 +44,15 @@ internal sealed class ResponseCacheMiddleware(
             return;
         }
 
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var cache = new ResponseCacheFeature { Result = "bypass" };
+        context.Features.Set(cache);
         var route = context.GetReverseProxyFeature().Route.Config;
         var (policy, scope, key, noCache) = (lookup.Policy, lookup.Scope, lookup.Key, lookup.NoCache);
         if (lookup.NoStore)
         {
             context.Response.Headers["X-Cache"] = "BYPASS";
             metrics.CacheLookup(route.RouteId, "bypass");
-            feature.CacheResult = "bypass";
             await next(context);
             return;
         }
@@ -61,7 +62,7 @@ internal sealed class ResponseCacheMiddleware(
         {
             if (await (lookup.Pending ?? store.GetAsync(key, context.RequestAborted)) is { } entry)
             {
-                await ServeAsync(context, feature, entry, "hit");
+                await ServeAsync(context, feature, cache, entry, "hit");
                 return;
             }
 
@@ -71,7 +72,7 @@ internal sealed class ResponseCacheMiddleware(
             {
                 if (await current.Task.WaitAsync(context.RequestAborted) is { } shared)
                 {
-                    await ServeAsync(context, feature, shared, "coalesced");
+                    await ServeAsync(context, feature, cache, shared, "coalesced");
                     return;
                 }
             }
@@ -83,9 +84,10 @@ internal sealed class ResponseCacheMiddleware(
 
         context.Response.Headers["X-Cache"] = noCache ? "BYPASS" : "MISS";
         metrics.CacheLookup(route.RouteId, noCache ? "bypass" : "miss");
-        feature.CacheResult = noCache ? "bypass" : "miss";
+        cache.Result = noCache ? "bypass" : "miss";
         using var recording = new ResponseRecording(policy.MaxEntryBytes);
-        if (feature.Tracking is { } tracking)
+        var usageFeature = context.Features.Get<Usage.UsageFeature>();
+        if (usageFeature?.Tracking is { } tracking)
         {
             tracking.Recording = recording;
         }
@@ -94,7 +96,7 @@ internal sealed class ResponseCacheMiddleware(
         try
         {
             await next(context);
-            stored = Storable(context, feature, recording, route.RouteId, scope);
+            stored = Storable(context, usageFeature?.Accumulator, recording, route.RouteId, scope);
             if (stored is not null)
             {
                 await store.SetAsync(key, stored, policy.Ttl, CancellationToken.None);
@@ -108,21 +110,20 @@ internal sealed class ResponseCacheMiddleware(
                 leader.TrySetResult(stored);
             }
 
-            if (feature.Tracking is { } done)
+            if (usageFeature?.Tracking is { } done)
             {
                 done.Recording = null;
             }
         }
     }
 
-    private CacheEntry? Storable(HttpContext context, SidecarRequestFeature feature, ResponseRecording recording, string route, string scope)
+    private CacheEntry? Storable(HttpContext context, Usage.UsageAccumulator? usage, ResponseRecording recording, string route, string scope)
     {
-        var usage = feature.Usage;
         usage?.Complete(); // parses a JSON body's usage now
         var response = context.Response;
         var upstreamCache = response.Headers.CacheControl.ToString();
         var complete = usage is not null
-            && feature.UpstreamStatus == 200
+            && UpstreamResponseFeature.StatusOf(context) == 200
             && response.StatusCode == 200
             && !context.RequestAborted.IsCancellationRequested
             && context.Features.Get<IForwarderErrorFeature>() is null
@@ -136,12 +137,12 @@ internal sealed class ResponseCacheMiddleware(
             : null;
     }
 
-    private async Task ServeAsync(HttpContext context, SidecarRequestFeature feature, CacheEntry entry, string result)
+    private async Task ServeAsync(HttpContext context, InferenceRequestFeature feature, ResponseCacheFeature cache, CacheEntry entry, string result)
     {
         metrics.CacheLookup(feature.RouteId, result == "coalesced" ? "hit" : result);
         metrics.CacheSaved(feature.RouteId, entry.InputTokens + entry.OutputTokens, pricing.CostMicros(feature.Model, entry.InputTokens, entry.OutputTokens) / 1_000_000);
-        feature.CacheHitUsage = (entry.InputTokens, entry.OutputTokens);
-        feature.CacheResult = "hit";
+        cache.HitUsage = (entry.InputTokens, entry.OutputTokens);
+        cache.Result = "hit";
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = entry.ContentType;

@@ -20,14 +20,14 @@ internal sealed partial class ForwarderErrorMiddleware(RequestDelegate next, ILo
             return;
         }
 
-        var feature = context.Features.Get<SidecarRequestFeature>();
+        var feature = context.Features.Get<InferenceRequestFeature>();
         LogForwarderError(logger, error.Error, error.Exception?.GetType().Name ?? "none", feature?.ClusterId ?? "unknown");
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
         {
             return;
         }
 
-        var (status, message) = feature?.TimedOut == true
+        var (status, message) = Resilience.ResilienceFeature.HasTimedOut(context)
             ? (StatusCodes.Status504GatewayTimeout, "The upstream provider did not answer in time.")
             : Describe(error);
         if (status == StatusCodes.Status503ServiceUnavailable)

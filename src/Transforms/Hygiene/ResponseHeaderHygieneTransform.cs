@@ -19,11 +19,6 @@ internal sealed class ResponseHeaderHygieneTransform : ResponseTransform
             headers.Remove(name);
         }
 
-        if (context.ProxyResponse is { } upstream && context.HttpContext.Features.Get<SidecarRequestFeature>() is { } feature)
-        {
-            feature.UpstreamStatus = (int)upstream.StatusCode;
-        }
-
         return ValueTask.CompletedTask;
     }
 }

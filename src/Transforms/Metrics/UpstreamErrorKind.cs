@@ -7,13 +7,13 @@ namespace InferenceSidecar.Metrics;
 /// <summary>The <c>kind</c> label of <c>sidecar_upstream_errors_total</c> for one attempt; null when the attempt did not fail (or the client left).</summary>
 internal static class UpstreamErrorKind
 {
-    public static string? Classify(HttpContext context, SidecarRequestFeature feature)
+    public static string? Classify(HttpContext context)
     {
         if (context.Features.Get<IForwarderErrorFeature>() is { } error)
         {
             return error.Error switch
             {
-                _ when feature.TimedOut => "timeout",
+                _ when Resilience.ResilienceFeature.HasTimedOut(context) => "timeout",
                 ForwarderError.RequestTimedOut => "timeout",
                 ForwarderError.NoAvailableDestinations => "circuit_open",
                 ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
@@ -23,7 +23,7 @@ internal static class UpstreamErrorKind
             };
         }
 
-        return feature.UpstreamStatus switch
+        return UpstreamResponseFeature.StatusOf(context) switch
         {
             429 => "http_429",
             >= 500 => "http_5xx",

@@ -23,8 +23,8 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
     public Task InvokeAsync(HttpContext context)
     {
         var options = live.Current.ModelPolicy;
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
-        var policy = EffectiveModelPolicy.For(options, feature.RouteId, feature.Tier);
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var policy = EffectiveModelPolicy.For(options, feature.RouteId, context.Features.Get<Identity.IdentityFeature>()?.Tier ?? "default");
         var parsed = context.Features.Get<ParsedRequest>();
         if (parsed is null)
         {
@@ -49,7 +49,7 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
         return ApplyAsync(context, feature, policy, parsed, anthropicMessages ? options.AnthropicDefaultMaxTokens : 0);
     }
 
-    private async Task ApplyAsync(HttpContext context, SidecarRequestFeature feature, EffectiveModelPolicy policy, ParsedRequest parsed, int requiredDefault)
+    private async Task ApplyAsync(HttpContext context, InferenceRequestFeature feature, EffectiveModelPolicy policy, ParsedRequest parsed, int requiredDefault)
     {
         // Token positions refer to the body as read; redaction's edits are recorded against the same body, so they
         // shift nothing. The alias replaces the whole model token, superseding a redaction of it (see BodyEdits).
@@ -140,9 +140,9 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
 
     private static string NotAllowed(string model) => $"The model '{LimitPlan.KeySafe(model)}' is not allowed on this route.";
 
-    private static Task Refuse(HttpContext context, SidecarRequestFeature feature, string message, string code)
+    private static Task Refuse(HttpContext context, InferenceRequestFeature feature, string message, string code)
     {
-        feature.LimitOutcome = "policy:" + code;
+        context.Features.Set(new ModelPolicyFeature { Refusal = "policy:" + code });
         return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, message, code);
     }
 

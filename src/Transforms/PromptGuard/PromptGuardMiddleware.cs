@@ -30,7 +30,7 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
             return;
         }
 
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
         if (!Current().Policies.TryGetValue(route.Policy, out var policy))
         {
             LogMissingPolicy(logger, feature.RouteId);

@@ -66,7 +66,7 @@ internal sealed class ProviderKeyGateMiddleware(RequestDelegate next, SecretReso
 
     private static Task MissingAsync(HttpContext context)
     {
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
         return ProviderErrors.WriteAsync(
             context,
             feature.Provider,

@@ -21,7 +21,7 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
     {
         var proxy = context.GetReverseProxyFeature();
         var cluster = proxy.Cluster?.Config;
-        var feature = new SidecarRequestFeature
+        var feature = new InferenceRequestFeature
         {
             RouteId = proxy.Route.Config.RouteId,
             ClusterId = cluster?.ClusterId ?? string.Empty,

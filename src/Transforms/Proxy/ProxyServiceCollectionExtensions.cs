@@ -36,6 +36,7 @@ internal static class ProxyServiceCollectionExtensions
     /// </summary>
     public static IReverseProxyApplicationBuilder UseSidecarProxy(this IReverseProxyApplicationBuilder proxy)
     {
+        proxy.UseMiddleware<Metrics.RequestMetricsMiddleware>(); // request count, duration, time to first token
         proxy.UseMiddleware<ForwarderErrorMiddleware>();
         proxy.UseMiddleware<Threat.ThreatMiddleware>();
         proxy.UseMiddleware<ProxyRequestMiddleware>();

@@ -22,7 +22,7 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
         var request = context.Request;
         var endpoint = feature.Endpoint;
         var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody

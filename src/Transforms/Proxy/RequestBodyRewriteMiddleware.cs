@@ -24,7 +24,7 @@ internal sealed class RequestBodyRewriteMiddleware(RequestDelegate next, Sidecar
         if (rewritten is not null)
         {
             context.Request.ReplaceBody(rewritten);
-            metrics.RequestBody(context.Features.Get<SidecarRequestFeature>()!.RouteId, "rewrite");
+            metrics.RequestBody(context.Features.Get<InferenceRequestFeature>()!.RouteId, "rewrite");
         }
 
         return next(context);

@@ -127,6 +127,7 @@ internal sealed class SidecarTransformProvider(SecretResolver secrets, IOptions<
             context.ResponseTransforms.Add(Resilience.RetryableResponseTransform.Instance);
         }
 
+        context.ResponseTransforms.Add(UpstreamStatusTransform.Instance);
         context.ResponseTransforms.Add(ResponseHeaderHygieneTransform.Instance);
         if (sendsKey)
         {

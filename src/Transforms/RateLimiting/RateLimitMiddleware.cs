@@ -1,3 +1,4 @@
+using InferenceSidecar.Identity;
 using InferenceSidecar.Analytics;
 using InferenceSidecar.Configuration;
 using InferenceSidecar.Metrics;
@@ -36,26 +37,29 @@ internal sealed class RateLimitMiddleware(
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var request = context.Features.Get<InferenceRequestFeature>()!;
         var parsed = context.Features.Get<ParsedRequest>();
-        var endpoint = feature.Endpoint;
-        if (feature.UserId is null || endpoint.Accounting == EndpointAccounting.None)
+        var endpoint = request.Endpoint;
+        if (context.Features.Get<IdentityFeature>() is not { UserId: { } user } identity || endpoint.Accounting == EndpointAccounting.None)
         {
             await next(context); // e.g. GET /v1/models: nothing to limit
             return;
         }
 
+        var caller = new Caller(request, user, identity.Tier, new LimitFeature());
+        context.Features.Set(caller.Limit);
+
         if (endpoint.Accounting == EndpointAccounting.Requests || parsed is null)
         {
-            await RequestOnlyAsync(context, feature); // uploads, retrievals, moderations, count_tokens, unknown paths
+            await RequestOnlyAsync(context, caller); // uploads, retrievals, moderations, count_tokens, unknown paths
             return;
         }
 
         var info = parsed.Info;
-        if (pricing.RefusesUnpriced(feature.RouteId, info.Model, feature.Tier))
+        if (pricing.RefusesUnpriced(caller.Request.RouteId, info.Model, caller.Tier))
         {
-            feature.LimitOutcome = "unpriced";
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status403Forbidden,
+            caller.Limit.Outcome = "unpriced";
+            await ProviderErrors.WriteAsync(context, caller.Request.Provider, StatusCodes.Status403Forbidden,
                 $"Model {LimitPlan.KeySafe(info.Model)} has no price configured, so your daily cost budget cannot be applied to it.", "model_not_priced");
             return;
         }
@@ -64,12 +68,12 @@ internal sealed class RateLimitMiddleware(
 
         // n / best_of: the provider generates that many outputs, each up to the cap.
         var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens) * info.Choices;
-        var decision = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, output, peek: false, context.RequestAborted);
-        recent.Add(feature.UserId, info.Model);
+        var decision = await limiter.ReserveAsync(caller.UserId, caller.Tier, info.Model, input, output, peek: false, context.RequestAborted);
+        recent.Add(caller.UserId, info.Model);
         var clampedCap = false;
         if (!decision.Allowed && !decision.StoreUnavailable && info.Choices == 1 && ClampedOutput(decision, input, output) is { } clamped)
         {
-            var retry = await limiter.ReserveAsync(feature.UserId, feature.Tier, info.Model, input, clamped, peek: false, context.RequestAborted);
+            var retry = await limiter.ReserveAsync(caller.UserId, caller.Tier, info.Model, input, clamped, peek: false, context.RequestAborted);
             if (retry.Allowed)
             {
                 decision = retry;
@@ -79,10 +83,10 @@ internal sealed class RateLimitMiddleware(
             }
         }
 
-        var userId = feature.UserId;
+        var userId = caller.UserId;
         var model = info.Model;
-        var (queued, waited) = await AfterQueueAsync(context, feature, decision,
-            ct => limiter.ReserveAsync(userId, feature.Tier, model, input, output, peek: false, ct));
+        var (queued, waited) = await AfterQueueAsync(context, caller, decision,
+            ct => limiter.ReserveAsync(userId, caller.Tier, model, input, output, peek: false, ct));
         if (queued is null)
         {
             return; // the client left while waiting: nothing was reserved
@@ -90,8 +94,8 @@ internal sealed class RateLimitMiddleware(
 
         decision = queued;
 
-        feature.LimitOutcome = clampedCap ? "clamped" : waited ? "waited" : decision.Outcome;
-        if (!await AdmitAsync(context, feature, decision, info.Model))
+        caller.Limit.Outcome = clampedCap ? "clamped" : waited ? "waited" : decision.Outcome;
+        if (!await AdmitAsync(context, caller, decision, info.Model))
         {
             return;
         }
@@ -106,17 +110,18 @@ internal sealed class RateLimitMiddleware(
             strip = true;
         }
 
-        feature.Tracking = new UsageTracking(strip);
+        var usageFeature = new UsageFeature { Tracking = new UsageTracking(strip) };
+        context.Features.Set(usageFeature);
         try
         {
             await next(context); // held-back bytes were released nearer the forwarder (ResponseBodyCompletionMiddleware)
         }
         finally
         {
-            feature.Usage?.Complete();
-            var (tokens, inputTokens, outputTokens) = Actual(context, feature, input, live.Current.Cache.HitsSpendTokens);
-            var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens, feature.CacheHitUsage is null ? feature.Usage?.CachedInput ?? default : default);
-            Account(context, feature, info.Model, inputTokens, outputTokens, cost);
+            usageFeature.Accumulator?.Complete();
+            var (tokens, inputTokens, outputTokens) = Actual(context, caller, input, live.Current.Cache.HitsSpendTokens);
+            var cost = pricing.CostMicros(info.Model, inputTokens, outputTokens, Caching.ResponseCacheFeature.HitUsageOf(context) is null ? usageFeature.Accumulator?.CachedInput ?? default : default);
+            Account(context, caller, info.Model, inputTokens, outputTokens, cost);
             context.Response.OnCompleted(() => limiter.ReconcileAsync(decision, tokens, cost, CancellationToken.None).AsTask());
         }
     }
@@ -125,17 +130,17 @@ internal sealed class RateLimitMiddleware(
     /// Tokens, cost and analytics of a served request (2xx from the upstream, or a cache hit): what the provider reported,
     /// or for a hit what the stored response had reported, counted as saved. Failed requests cost nothing and are not rows.
     /// </summary>
-    private void Account(HttpContext context, SidecarRequestFeature feature, string? model, long inputTokens, long outputTokens, double costMicros)
+    private void Account(HttpContext context, Caller caller, string? model, long inputTokens, long outputTokens, double costMicros)
     {
-        if (feature.CacheHitUsage is { } hit)
+        if (Caching.ResponseCacheFeature.HitUsageOf(context) is { } hit)
         {
-            feature.Accounted = new RequestUsage(0, 0, 0);
-            usage.Record(feature.RouteId, feature.UserId!, model, 0, 0, 0, cacheHit: true, pricing.CostMicros(model, hit.Input, hit.Output));
+            caller.Limit.Accounted = new RequestUsage(0, 0, 0);
+            usage.Record(caller.Request.RouteId, caller.UserId, model, 0, 0, 0, cacheHit: true, pricing.CostMicros(model, hit.Input, hit.Output));
         }
-        else if (feature.UpstreamStatus is >= 200 and < 300 || Abandoned(context, feature))
+        else if (UpstreamResponseFeature.StatusOf(context) is >= 200 and < 300 || Abandoned(context, caller))
         {
-            feature.Accounted = new RequestUsage(inputTokens, outputTokens, costMicros / 1_000_000);
-            usage.Record(feature.RouteId, feature.UserId!, model, inputTokens, outputTokens, costMicros, cacheHit: false, 0);
+            caller.Limit.Accounted = new RequestUsage(inputTokens, outputTokens, costMicros / 1_000_000);
+            usage.Record(caller.Request.RouteId, caller.UserId, model, inputTokens, outputTokens, costMicros, cacheHit: false, 0);
         }
     }
 
@@ -143,24 +148,24 @@ internal sealed class RateLimitMiddleware(
     /// What the request really used: the provider's final usage; else (stream cut, client gone) the input it reported or
     /// we estimated plus one token per four bytes of streamed text; nothing when the upstream failed.
     /// </summary>
-    private static (long Total, long Input, long Output) Actual(HttpContext context, SidecarRequestFeature feature, long estimatedInput, bool hitsSpendTokens)
+    private static (long Total, long Input, long Output) Actual(HttpContext context, Caller caller, long estimatedInput, bool hitsSpendTokens)
     {
-        if (feature.CacheHitUsage is { } hit)
+        if (Caching.ResponseCacheFeature.HitUsageOf(context) is { } hit)
         {
             return hitsSpendTokens ? (hit.Input + hit.Output, hit.Input, hit.Output) : (0, 0, 0);
         }
 
-        if (Abandoned(context, feature))
+        if (Abandoned(context, caller))
         {
             return (estimatedInput, estimatedInput, 0); // the provider has the prompt and bills it
         }
 
-        if (feature.UpstreamStatus is not (>= 200 and < 300))
+        if (UpstreamResponseFeature.StatusOf(context) is not (>= 200 and < 300))
         {
             return (0, 0, 0);
         }
 
-        var usage = feature.Usage;
+        var usage = context.Features.Get<UsageFeature>()?.Accumulator;
         if (usage is null)
         {
             return (estimatedInput, estimatedInput, 0);
@@ -208,17 +213,17 @@ internal sealed class RateLimitMiddleware(
     /// The client left before the upstream's response headers: the request had been sent to a destination (the body is
     /// in memory, so it went out whole), so the provider has the prompt and bills its input.
     /// </summary>
-    private static bool Abandoned(HttpContext context, SidecarRequestFeature feature) =>
-        feature.UpstreamStatus is null
+    private static bool Abandoned(HttpContext context, Caller caller) =>
+        UpstreamResponseFeature.StatusOf(context) is null
         && context.RequestAborted.IsCancellationRequested
         && context.GetReverseProxyFeature().ProxiedDestination is not null;
 
     /// <summary>Endpoints limited as requests only: one request from the per-minute bucket, no tokens, no spend, no usage row.</summary>
-    private async Task RequestOnlyAsync(HttpContext context, SidecarRequestFeature feature)
+    private async Task RequestOnlyAsync(HttpContext context, Caller caller)
     {
-        var decision = await limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, context.RequestAborted);
-        var (queued, waited) = await AfterQueueAsync(context, feature, decision,
-            ct => limiter.ReserveAsync(feature.UserId!, feature.Tier, feature.Model, 0, 0, peek: false, ct));
+        var decision = await limiter.ReserveAsync(caller.UserId, caller.Tier, caller.Request.Model, 0, 0, peek: false, context.RequestAborted);
+        var (queued, waited) = await AfterQueueAsync(context, caller, decision,
+            ct => limiter.ReserveAsync(caller.UserId, caller.Tier, caller.Request.Model, 0, 0, peek: false, ct));
         if (queued is null)
         {
             return;
@@ -226,8 +231,8 @@ internal sealed class RateLimitMiddleware(
 
         decision = queued;
 
-        feature.LimitOutcome = waited ? "waited" : decision.Outcome;
-        if (await AdmitAsync(context, feature, decision, feature.Model))
+        caller.Limit.Outcome = waited ? "waited" : decision.Outcome;
+        if (await AdmitAsync(context, caller, decision, caller.Request.Model))
         {
             await next(context);
         }
@@ -242,49 +247,49 @@ internal sealed class RateLimitMiddleware(
     /// The decision after the queue: <paramref name="decision"/> itself (not waited) when the queue does not apply,
     /// synchronously; else what <see cref="WaitForCapacityAsync"/> gives, with whether it waited into an admission.
     /// </summary>
-    private ValueTask<(LimitDecision? Decision, bool Waited)> AfterQueueAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision decision, Func<CancellationToken, ValueTask<LimitDecision>> retry)
+    private ValueTask<(LimitDecision? Decision, bool Waited)> AfterQueueAsync(HttpContext context, Caller caller, LimitDecision decision, Func<CancellationToken, ValueTask<LimitDecision>> retry)
     {
         return queue.Applies(decision) ? WaitAsync() : new((decision, false));
 
         async ValueTask<(LimitDecision?, bool)> WaitAsync()
         {
-            var after = await WaitForCapacityAsync(context, feature, decision, retry);
+            var after = await WaitForCapacityAsync(context, caller, decision, retry);
             return (after, after?.Allowed == true);
         }
     }
 
-    private async Task<LimitDecision?> WaitForCapacityAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision refused, Func<CancellationToken, ValueTask<LimitDecision>> retry)
+    private async Task<LimitDecision?> WaitForCapacityAsync(HttpContext context, Caller caller, LimitDecision refused, Func<CancellationToken, ValueTask<LimitDecision>> retry)
     {
         try
         {
-            var (decision, _) = await queue.WaitAsync(feature.UserId + "\n" + refused.Plan.Model, refused, retry, context.RequestAborted);
+            var (decision, _) = await queue.WaitAsync(caller.UserId + "\n" + refused.Plan.Model, refused, retry, context.RequestAborted);
             return decision;
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            feature.LimitOutcome = "cancelled";
+            caller.Limit.Outcome = "cancelled";
             context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
             return null;
         }
     }
 
     /// <summary>Refuses (503 store unavailable, 429 limited) in the route's dialect, or sets the rate-limit headers for the response.</summary>
-    private async Task<bool> AdmitAsync(HttpContext context, SidecarRequestFeature feature, LimitDecision decision, string? model)
+    private async Task<bool> AdmitAsync(HttpContext context, Caller caller, LimitDecision decision, string? model)
     {
         if (decision.StoreUnavailable)
         {
             context.Response.Headers.RetryAfter = "1";
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
+            await ProviderErrors.WriteAsync(context, caller.Request.Provider, StatusCodes.Status503ServiceUnavailable, "The shared rate-limit store is unavailable; retry shortly.", "limits_unavailable");
             return false;
         }
 
         if (!decision.Allowed)
         {
             var bucket = decision.RejectedBucket!.Value;
-            metrics.RateLimited(feature.RouteId, models.For(model), bucket.Limit.ToString());
-            RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+            metrics.RateLimited(caller.Request.RouteId, models.For(model), bucket.Limit.ToString());
+            RateLimitHeaders.Apply(context.Response, caller.Request.Provider, decision, time.GetUtcNow());
             context.Response.Headers.RetryAfter = RateLimitHeaders.RetryAfter(decision.Result.RetryAfter);
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
+            await ProviderErrors.WriteAsync(context, caller.Request.Provider, StatusCodes.Status429TooManyRequests, Describe(bucket, decision), "rate_limit_exceeded");
             return false;
         }
 
@@ -292,7 +297,7 @@ internal sealed class RateLimitMiddleware(
         {
             context.Response.OnStarting(() =>
             {
-                RateLimitHeaders.Apply(context.Response, feature.Provider, decision, time.GetUtcNow());
+                RateLimitHeaders.Apply(context.Response, caller.Request.Provider, decision, time.GetUtcNow());
                 return Task.CompletedTask;
             });
         }
@@ -363,4 +368,7 @@ internal sealed class RateLimitMiddleware(
             _ => $"Daily cost budget reached (limit ${bucket.Capacity / 1_000_000:0.######}) while requesting model {decision.Plan.Model}. Retry after {seconds} s.",
         };
     }
+
+    /// <summary>The request's facts, the identified caller and this concern's own feature, passed to the helpers together.</summary>
+    private readonly record struct Caller(InferenceRequestFeature Request, string UserId, string Tier, LimitFeature Limit);
 }

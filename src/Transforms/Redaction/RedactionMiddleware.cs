@@ -30,10 +30,9 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
             return;
         }
 
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
         var redactor = Current();
-        feature.Redactor = redactor;
-        feature.ResponseFinding = type => metrics.Redaction(type, "redact_response");
+        context.Features.Set(new ResponseRedactionFeature { Redactor = redactor, OnFinding = type => metrics.Redaction(type, "redact_response") });
         var findings = new List<string>();
         var edits = parsed is not null ? JsonRedactor.Find(parsed.Body.Span, redactor, findings) : null;
         var redactedUpload = parsed is null ? RedactUpload(upload!.Body.Span, redactor, findings) : null;

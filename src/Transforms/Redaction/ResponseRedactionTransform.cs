@@ -17,7 +17,7 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
 
     public override async ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
+        var feature = context.HttpContext.Features.Get<ResponseRedactionFeature>();
         if (context.SuppressResponseBody || context.ProxyResponse is not { IsSuccessStatusCode: true } response
             || feature?.Redactor is not { } redactor)
         {
@@ -27,7 +27,7 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
         var mediaType = response.Content.Headers.ContentType?.MediaType;
         if (string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase))
         {
-            var stream = new SseRedactingStream(context.HttpContext.Response.Body, redactor, feature.ResponseFinding);
+            var stream = new SseRedactingStream(context.HttpContext.Response.Body, redactor, feature.OnFinding);
             context.HttpContext.Response.Body = stream;
             return;
         }
@@ -42,7 +42,7 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
         var redacted = JsonRedactor.Redact(body, redactor, findings) ?? body;
         foreach (var finding in findings)
         {
-            feature.ResponseFinding?.Invoke(finding);
+            feature.OnFinding(finding);
         }
 
         context.SuppressResponseBody = true;

@@ -27,7 +27,7 @@ internal sealed class ConsecutiveFailuresPolicy(IDestinationHealthUpdater health
     public void RequestProxied(HttpContext context, ClusterState cluster, DestinationState destination)
     {
         var error = context.Features.Get<IForwarderErrorFeature>();
-        var status = context.Features.Get<SidecarRequestFeature>()?.UpstreamStatus;
+        var status = UpstreamResponseFeature.StatusOf(context);
         if (context.RequestAborted.IsCancellationRequested && error is { Error: ForwarderError.RequestCanceled or ForwarderError.ResponseBodyCanceled })
         {
             return; // the client left: says nothing about the destination

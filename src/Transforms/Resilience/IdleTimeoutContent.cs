@@ -9,9 +9,9 @@ internal sealed class IdleTimeoutContent : HttpContent
 {
     private readonly HttpContent _inner;
     private readonly TimeSpan _idle;
-    private readonly SidecarRequestFeature _feature;
+    private readonly ResilienceFeature _feature;
 
-    public IdleTimeoutContent(HttpContent inner, TimeSpan idle, SidecarRequestFeature feature)
+    public IdleTimeoutContent(HttpContent inner, TimeSpan idle, ResilienceFeature feature)
     {
         _inner = inner;
         _idle = idle;
@@ -45,7 +45,7 @@ internal sealed class IdleTimeoutContent : HttpContent
         base.Dispose(disposing);
     }
 
-    private sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, SidecarRequestFeature feature) : Stream
+    private sealed class IdleTimeoutStream(Stream inner, TimeSpan idle, ResilienceFeature feature) : Stream
     {
         public override bool CanRead => true;
 

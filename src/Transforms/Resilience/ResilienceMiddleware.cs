@@ -18,7 +18,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
     public async Task InvokeAsync(HttpContext context)
     {
         var proxy = context.GetReverseProxyFeature();
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
         var policy = RouteResiliencePolicy.For(proxy.Route.Config);
 
         // A body that cannot be rewound (a streamed upload) can be sent once only: no retries, no fallback.
@@ -27,8 +27,8 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         var retry = replayable
             ? new RetryState(policy.Attempts, policy.Fallback.Length, time.GetTimestamp() + (long)(policy.RetryBudget.TotalSeconds * time.TimestampFrequency), time)
             : new RetryState(1, 0, time.GetTimestamp(), time);
-        feature.Resilience = policy;
-        feature.Retry = retry;
+        var resilience = new ResilienceFeature { Policy = policy, Retry = retry };
+        context.Features.Set(resilience);
         var servedBy = feature.ClusterId;
         context.Response.OnStarting(() =>
         {
@@ -43,7 +43,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         {
             if (!clientAborted.IsCancellationRequested)
             {
-                feature.TimedOut = true; // before the response starts: 504; after: YARP aborts the connection
+                resilience.TimedOut = true; // before the response starts: 504; after: YARP aborts the connection
             }
         });
         context.RequestAborted = total.Token;
@@ -65,7 +65,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
                 }
 
                 LogFallback(logger, feature.RouteId, servedBy, clusterId);
-                feature.FallbackCluster = cluster.Model.Config;
+                resilience.FallbackCluster = cluster.Model.Config;
                 servedBy = clusterId;
                 moveOn = await AttemptAsync(context, proxy, retry, () => ForwardAsync(context, proxy, cluster));
             }
@@ -90,11 +90,10 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
             var before = context.Response.Headers.Count == 0 ? [] : context.Response.Headers.Keys.ToArray();
             var started = time.GetTimestamp();
             await send();
-            var feature = context.Features.Get<SidecarRequestFeature>()!;
             metrics.UpstreamAttempt(
-                feature.FallbackCluster?.ClusterId ?? feature.ClusterId,
+                context.Features.Get<ResilienceFeature>()?.FallbackCluster?.ClusterId ?? context.Features.Get<InferenceRequestFeature>()!.ClusterId,
                 time.GetElapsedTime(started).TotalSeconds,
-                Metrics.UpstreamErrorKind.Classify(context, feature));
+                Metrics.UpstreamErrorKind.Classify(context));
             if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
             {
                 return false;

@@ -9,11 +9,11 @@ namespace InferenceSidecar.Resilience;
 /// </summary>
 internal sealed class TimeoutHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
-    public static readonly HttpRequestOptionsKey<SidecarRequestFeature> FeatureKey = new("InferenceSidecar.Feature");
+    public static readonly HttpRequestOptionsKey<ResilienceFeature> FeatureKey = new("InferenceSidecar.Feature");
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (!request.Options.TryGetValue(FeatureKey, out var feature) || feature.Resilience is not { } policy)
+        if (!request.Options.TryGetValue(FeatureKey, out var feature) || feature.Policy is not { } policy)
         {
             return await base.SendAsync(request, cancellationToken);
         }

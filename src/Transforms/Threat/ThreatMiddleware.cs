@@ -28,7 +28,7 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
         await next(context);
 
         var signals = threat.Signals;
-        var subject = context.Features.Get<SidecarRequestFeature>()?.UserId;
+        var subject = Identity.IdentityFeature.UserOf(context);
         var status = context.Response.StatusCode;
         if (subject is null && signals == ThreatSignals.None)
         {

@@ -24,7 +24,7 @@ internal sealed class GenAiTracingMiddleware(RequestDelegate next)
             return;
         }
 
-        var feature = context.Features.Get<SidecarRequestFeature>()!;
+        var feature = context.Features.Get<InferenceRequestFeature>()!;
         var operation = Operation(context.Request.Path);
         var model = parsed.Info.Model;
         using var activity = SidecarActivitySource.Source.StartActivity(model is null ? operation : operation + " " + model, ActivityKind.Client);
@@ -54,10 +54,11 @@ internal sealed class GenAiTracingMiddleware(RequestDelegate next)
 
             var status = context.Response.StatusCode;
             activity.SetTag("http.response.status_code", status);
-            activity.SetTag("sidecar.cluster", feature.FallbackCluster?.ClusterId ?? feature.ClusterId);
-            activity.SetTag("sidecar.cache.result", feature.CacheResult);
-            activity.SetTag("sidecar.limit.outcome", feature.LimitOutcome);
-            if (feature.Accounted is { } usage)
+            var limit = context.Features.Get<RateLimiting.LimitFeature>();
+            activity.SetTag("sidecar.cluster", context.Features.Get<Resilience.ResilienceFeature>()?.FallbackCluster?.ClusterId ?? feature.ClusterId);
+            activity.SetTag("sidecar.cache.result", Caching.ResponseCacheFeature.ResultOf(context));
+            activity.SetTag("sidecar.limit.outcome", limit?.Outcome ?? context.Features.Get<ModelPolicy.ModelPolicyFeature>()?.Refusal);
+            if (limit?.Accounted is { } usage)
             {
                 activity.SetTag("gen_ai.usage.input_tokens", usage.InputTokens);
                 activity.SetTag("gen_ai.usage.output_tokens", usage.OutputTokens);

@@ -14,16 +14,17 @@ internal sealed class UsageCaptureTransform : ResponseTransform
 
     public override ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        var feature = context.HttpContext.Features.Get<SidecarRequestFeature>();
-        if (feature?.Usage is not null || context.ProxyResponse is not { IsSuccessStatusCode: true } response || feature?.Tracking is not { } tracking)
+        var feature = context.HttpContext.Features.Get<UsageFeature>();
+        if (feature is null || feature.Accumulator is not null || context.ProxyResponse is not { IsSuccessStatusCode: true } response)
         {
             return ValueTask.CompletedTask;
         }
 
         var contentType = response.Content.Headers.ContentType;
         var isSse = contentType?.MediaType?.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-        var usage = new UsageAccumulator(isSse, tracking.StripInjectedUsage, feature.Endpoint.Stream);
-        feature.Usage = usage;
+        var usage = new UsageAccumulator(isSse, feature.Tracking.StripInjectedUsage, context.HttpContext.Features.Get<InferenceRequestFeature>()!.Endpoint.Stream);
+        feature.Accumulator = usage;
+        var tracking = feature.Tracking;
         if (tracking.Recording is { } recording)
         {
             recording.ContentType = contentType?.ToString();

@@ -1,0 +1,22 @@
+using Yarp.ReverseProxy.Configuration;
+
+namespace InferenceSidecar.Resilience;
+
+/// <summary>Set by the resilience middleware: this route's timeouts, retries and fallbacks, and what happened.</summary>
+internal sealed class ResilienceFeature
+{
+    public required RouteResiliencePolicy Policy { get; init; }
+
+    public required RetryState Retry { get; init; }
+
+    /// <summary>A sidecar timeout (headers, idle or total) fired for this request.</summary>
+    public bool TimedOut { get; set; }
+
+    /// <summary>
+    /// Set during a fallback: the cluster being tried instead of the route's own, for logs, traces and metrics. The
+    /// transforms do not read it: a fallback is forwarded with that cluster's own transformer.
+    /// </summary>
+    public ClusterConfig? FallbackCluster { get; set; }
+
+    public static bool HasTimedOut(HttpContext context) => context.Features.Get<ResilienceFeature>()?.TimedOut == true;
+}
