@@ -51,6 +51,7 @@ internal static class InferenceRequestParser
         var stream = false;
         int? maxOutput = null;
         string? maxOutputField = null;
+        string? capName = null; // the cap whose value is being read
         long promptBytes = 0;
         var hasStreamOptions = false;
         var includeUsage = false;
@@ -95,7 +96,7 @@ internal static class InferenceRequestParser
                     field = Classify(ref reader, out var bit, out countNumbers);
                     if (field == Field.MaxOutput)
                     {
-                        maxOutputField = Known(ref reader, MaxOutputNames);
+                        capName = Known(ref reader, MaxOutputNames);
                     }
                     else if (field == Field.Choices)
                     {
@@ -145,12 +146,23 @@ internal static class InferenceRequestParser
                             // A string ("max_tokens": "99999999") is coerced by lenient servers: it would escape the reservation.
                             if (!TryReadCount(ref reader, token, int.MaxValue, out var max))
                             {
-                                problem = $"The request's {maxOutputField} must be a positive integer.";
+                                problem = $"The request's {capName} must be a positive integer.";
                                 return false;
                             }
 
-                            maxOutput = max ?? maxOutput;
-                            maxOutputAt = ((int)reader.TokenStartIndex, reader.ValueSpan.Length);
+                            if (max is not null && maxOutput is not null)
+                            {
+                                problem = $"The request sets two output caps ({maxOutputField} and {capName}); send one.";
+                                return false;
+                            }
+
+                            if (max is not null || maxOutputField is null)
+                            {
+                                maxOutput = max;
+                                maxOutputField = capName;
+                                maxOutputAt = ((int)reader.TokenStartIndex, reader.ValueSpan.Length);
+                            }
+
                             break;
                         case Field.Choices:
                             if (!TryReadCount(ref reader, token, 128, out var n))
@@ -200,6 +212,12 @@ internal static class InferenceRequestParser
                     }
 
                     includeUsageNext = token == JsonTokenType.PropertyName && depth == 2 && reader.ValueTextEquals("include_usage"u8);
+                    if (includeUsageNext && includeUsageAt.Start >= 0)
+                    {
+                        problem = "The request's stream_options repeats include_usage.";
+                        return false;
+                    }
+
                     continue;
                 }
 
@@ -323,9 +341,24 @@ internal static class InferenceRequestParser
             return Field.Stream;
         }
 
-        if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+        // One bit per cap name: the same cap twice is refused here; two different caps are refused when both have a
+        // value (which one applies is the provider's business), but a null beside a value is what serializers that
+        // write unset fields send, and it is unambiguous.
+        if (reader.ValueTextEquals("max_tokens"u8))
         {
-            bit = 4; // two different caps in one body are refused too: which one applies is the provider's business
+            bit = 4;
+            return Field.MaxOutput;
+        }
+
+        if (reader.ValueTextEquals("max_completion_tokens"u8))
+        {
+            bit = 64;
+            return Field.MaxOutput;
+        }
+
+        if (reader.ValueTextEquals("max_output_tokens"u8))
+        {
+            bit = 128;
             return Field.MaxOutput;
         }
 

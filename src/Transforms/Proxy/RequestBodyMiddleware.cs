@@ -88,7 +88,7 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
             return;
         }
 
-        if (!IsJson(request.ContentType))
+        if (request.Headers.ContentType.Count != 1 || !IsJson(request.ContentType))
         {
             request.ContentType = "application/json"; // what was checked is what the provider parses
         }
@@ -106,8 +106,10 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
         await next(context);
     }
 
+    /// <summary>One media type, JSON (<c>application/json</c> or <c>*/*+json</c>): else the header is replaced, so what the provider parses is what was checked.</summary>
     private static bool IsJson(string? contentType) =>
-        contentType is not null && contentType.Contains("json", StringComparison.OrdinalIgnoreCase);
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
 
     private static bool IsMultipart(string? contentType) =>
         contentType is not null && contentType.TrimStart().StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
