@@ -33,18 +33,25 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     private int _flights;
 
     // KEYS: the batch's distinct hashes (one per user: rl:{user}). ARGV: n operations, then per operation: kind ('r'
-    // reserve, 'p' peek, 'a' adjust), bucket count, then per bucket: hash index (into KEYS), field prefix, daily (0/1),
+    // reserve, 'p' peek, 'a' adjust), bucket count, then per bucket: hash index (into KEYS), its two field names (a
+    // token bucket's level and time, <prefix>:v and :a; a daily window's day and use, :d and :u), daily (0/1),
     // capacity, refill/s, cost (reserve/peek) or delta (adjust: positive takes more, negative gives back). Returns, per
     // reserve/peek operation in order: rejected index (1-based, 0 = none; of the refusing buckets the one that clears
     // last), retry-after seconds (until every bucket has room), then per bucket:
     // remaining, seconds until full. Each hash is read once per batch (HMGET of the fields not yet read) and written
     // once at the end (one HSET of what changed, and PEXPIRE only when its TTL must grow), whatever the batch size.
+    // Lua strings cost: every argument is converted once per bucket, field names come ready-made from the client, and
+    // the clock's strings are made once per batch. Measured with redis-benchmark on Debian's Redis 7.0 (Redis time per
+    // script, 4 buckets): one operation 79 -> 65 µs, four operations 170 -> 149 µs.
     private const string BatchScript = """
         local t = redis.call('TIME')
-        local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-        local day = math.floor(tonumber(t[1]) / 86400)
+        local sec = tonumber(t[1])
+        local now = sec + tonumber(t[2]) / 1000000
+        local nows = tostring(now)
+        local day = math.floor(sec / 86400)
         local today = tostring(day)
         local midnight = (day + 1) * 86400 - now
+        local mids = tostring(midnight)
         local dayms = math.ceil(midnight + 3600) * 1000
         local state, dirty, need = {}, {}, {}
         local out = {}
@@ -67,85 +74,74 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
           d[f] = true
           if not need[ki] or need[ki] < ms then need[ki] = ms end
         end
-        -- What a bucket holds now (a token bucket refilled up to its capacity; a daily window what is left today) and,
-        -- for a daily window, what was used today (kept as it is, so its count never drifts through cap - (cap - used)).
-        local function level(ki, f, daily, cap, rate)
-          local c = state[ki]
-          if daily then
-            local used = 0
-            if c[f .. ':d'] == today then used = tonumber(c[f .. ':u']) end
-            return cap - used, used
-          end
-          local v = c[f .. ':v']
-          if v then return math.min(cap, tonumber(v) + math.max(0, now - tonumber(c[f .. ':a'])) * rate), 0 end
-          return cap, 0
-        end
-        local function store(ki, f, daily, cap, rate, v, used)
-          if daily then
-            set(ki, f .. ':d', today, dayms)
-            set(ki, f .. ':u', tostring(used), dayms)
-          else
-            local ms = math.ceil(((cap - v) / rate + 60) * 1000)
-            set(ki, f .. ':v', tostring(v), ms)
-            set(ki, f .. ':a', tostring(now), ms)
-          end
-        end
         for op = 1, tonumber(ARGV[1]) do
           local kind, n = ARGV[a], tonumber(ARGV[a + 1])
           a = a + 2
+          local K, F1, F2, D, C, R, X = {}, {}, {}, {}, {}, {}, {}
           local names = {}
           for i = 1, n do
-            local b = a + (i - 1) * 6
-            local ki, f = tonumber(ARGV[b]), ARGV[b + 1]
+            local ki, f1, f2 = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+            K[i], F1[i], F2[i], D[i] = ki, f1, f2, ARGV[a + 3] == '1'
+            C[i], R[i], X[i] = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
             local list = names[ki]
             if not list then list = {}; names[ki] = list end
-            if ARGV[b + 2] == '1' then list[#list + 1] = f .. ':d'; list[#list + 1] = f .. ':u'
-            else list[#list + 1] = f .. ':v'; list[#list + 1] = f .. ':a' end
+            list[#list + 1] = f1
+            list[#list + 1] = f2
+            a = a + 7
           end
           for ki, list in pairs(names) do load(ki, list) end
+          -- What each bucket holds now (a token bucket refilled up to its capacity; a daily window what is left today)
+          -- and, for a daily window, what was used today (kept as it is, so it never drifts through cap - (cap - used)).
+          local avail, used = {}, {}
+          for i = 1, n do
+            local c = state[K[i]]
+            used[i] = 0
+            if D[i] then
+              if c[F1[i]] == today then used[i] = tonumber(c[F2[i]]) end
+              avail[i] = C[i] - used[i]
+            else
+              local v = c[F1[i]]
+              if v then avail[i] = math.min(C[i], tonumber(v) + math.max(0, now - tonumber(c[F2[i]])) * R[i]) else avail[i] = C[i] end
+            end
+          end
+          local function store(i, v, u)
+            if D[i] then
+              set(K[i], F1[i], today, dayms)
+              set(K[i], F2[i], tostring(u), dayms)
+            else
+              local ms = math.ceil(((C[i] - v) / R[i] + 60) * 1000)
+              set(K[i], F1[i], tostring(v), ms)
+              set(K[i], F2[i], nows, ms)
+            end
+          end
           if kind == 'a' then
             for i = 1, n do
-              local b = a + (i - 1) * 6
-              local ki, f, daily = tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2] == '1'
-              local cap, rate, delta = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
-              if delta ~= 0 then
-                local v, used = level(ki, f, daily, cap, rate)
-                store(ki, f, daily, cap, rate, math.min(cap, v - delta), math.max(0, used + delta))
-              end
+              local delta = X[i]
+              if delta ~= 0 then store(i, math.min(C[i], avail[i] - delta), math.max(0, used[i] + delta)) end
             end
           else
-            local avail, used, rejected, wait = {}, {}, 0, 0
+            local rejected, wait = 0, 0
             for i = 1, n do
-              local b = a + (i - 1) * 6
-              local ki, f, daily = tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2] == '1'
-              local cap, rate = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-              local cost = math.min(tonumber(ARGV[b + 5]), cap)
-              local v, u = level(ki, f, daily, cap, rate)
-              avail[i] = v
-              used[i] = u
-              if v < cost then
+              local cost = math.min(X[i], C[i])
+              if avail[i] < cost then
                 local w = midnight
-                if not daily then w = (cost - v) / rate end
+                if not D[i] then w = (cost - avail[i]) / R[i] end
                 if rejected == 0 or w > wait then rejected = i; wait = w end
               end
             end
             out[#out + 1] = rejected
             out[#out + 1] = tostring(wait)
             for i = 1, n do
-              local b = a + (i - 1) * 6
-              local ki, f, daily = tonumber(ARGV[b]), ARGV[b + 1], ARGV[b + 2] == '1'
-              local cap, rate = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
               local v = avail[i]
               if rejected == 0 and kind == 'r' then
-                local cost = math.min(tonumber(ARGV[b + 5]), cap)
+                local cost = math.min(X[i], C[i])
                 v = v - cost
-                store(ki, f, daily, cap, rate, v, used[i] + cost)
+                store(i, v, used[i] + cost)
               end
               out[#out + 1] = tostring(v)
-              if daily then out[#out + 1] = tostring(midnight) else out[#out + 1] = tostring(math.max(0, cap - v) / rate) end
+              if D[i] then out[#out + 1] = mids else out[#out + 1] = tostring(math.max(0, C[i] - v) / R[i]) end
             end
           end
-          a = a + n * 6
         end
         -- One write per hash; its TTL only ever grows (a request-only call must not cut short a daily window's).
         for ki, fields in pairs(dirty) do
@@ -265,14 +261,14 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         }
 
         var hashes = new Dictionary<string, int>(StringComparer.Ordinal);
-        var args = new RedisValue[1 + (batch.Count * 2) + (buckets * 6)];
+        var args = new RedisValue[1 + (batch.Count * 2) + (buckets * 7)];
         args[0] = batch.Count;
         var a = 1;
         foreach (var operation in batch)
         {
             args[a++] = operation.Kind switch { 'r' => "r", 'p' => "p", _ => "a" };
             args[a++] = operation.Buckets.Count;
-            for (var i = 0; i < operation.Buckets.Count; i++, a += 6)
+            for (var i = 0; i < operation.Buckets.Count; i++, a += 7)
             {
                 var bucket = operation.Buckets[i];
                 var (hash, field) = Split(bucket.Key);
@@ -282,8 +278,9 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
                 }
 
                 args[a] = index;
-                args[a + 1] = field;
-                Fill(args, a + 2, bucket, operation.Deltas is { } deltas ? deltas[i] : bucket.Cost);
+                args[a + 1] = field + (bucket.Daily ? ":d" : ":v");
+                args[a + 2] = field + (bucket.Daily ? ":u" : ":a");
+                Fill(args, a + 3, bucket, operation.Deltas is { } deltas ? deltas[i] : bucket.Cost);
             }
         }
 
