@@ -9,7 +9,8 @@ namespace InferenceSidecar.Threat;
 /// signalled. Steps note secrets and prompt-guard matches on the <see cref="ThreatFeature"/>; a 400 answered before the
 /// caller was identified is a malformed request (attributed to the caller's identity, if its headers name a valid
 /// one); a 401 for a client key that matches none is attributed to <see cref="ThreatScores.KeyId"/>. Awaited before the
-/// request completes, so the next request sees it (signals are rare: only bad requests pay).
+/// response starts, so a client that has read the answer finds the score raised on every replica (signals are rare:
+/// only bad requests pay); a signal raised after the response started is recorded when the request ends.
 /// </summary>
 internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, ThreatScores scores, IdentityResolver identities)
 {
@@ -25,8 +26,18 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
 
         var threat = new ThreatFeature();
         context.Features.Set(threat);
-        await next(context);
 
+        // Committed before the answer's first byte leaves (a client that reads a 400 and goes to another replica finds
+        // the score raised there), and again at the end for any signal raised after the response started.
+        var committed = ThreatSignals.None;
+        context.Response.OnStarting(async () => committed |= await CommitAsync(context, threat, committed));
+        await next(context);
+        committed |= await CommitAsync(context, threat, committed); // (a response not started yet starts after this)
+    }
+
+    /// <summary>Raises the signals of this request not yet raised (<paramref name="done"/>); returns those it raised.</summary>
+    private async ValueTask<ThreatSignals> CommitAsync(HttpContext context, ThreatFeature threat, ThreatSignals done)
+    {
         var signals = threat.Signals;
         var subject = Identity.IdentityFeature.UserOf(context);
         var status = context.Response.StatusCode;
@@ -50,9 +61,10 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
             }
         }
 
+        signals &= ~done;
         if (subject is null || signals == ThreatSignals.None)
         {
-            return;
+            return ThreatSignals.None;
         }
 
         foreach (var signal in All)
@@ -62,5 +74,7 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
                 await scores.RaiseAsync(subject, signal, CancellationToken.None);
             }
         }
+
+        return signals;
     }
 }
