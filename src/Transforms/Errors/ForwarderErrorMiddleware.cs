@@ -21,7 +21,7 @@ internal sealed partial class ForwarderErrorMiddleware(RequestDelegate next, ILo
         }
 
         var feature = context.Features.Get<InferenceRequestFeature>();
-        LogForwarderError(logger, error.Error, error.Exception?.GetType().Name ?? "none", context.Features.Get<Resilience.ResilienceFeature>()?.FallbackCluster?.ClusterId ?? feature?.ClusterId ?? "unknown");
+        LogForwarderError(logger, error.Error, error.Exception?.GetType().Name ?? "none", Resilience.ResilienceFeature.ClusterOf(context) ?? "unknown");
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
         {
             return;

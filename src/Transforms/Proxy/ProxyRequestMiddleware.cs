@@ -37,7 +37,7 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             metrics.UnknownEndpoint(feature.RouteId, deny ? "deny" : "forward");
             if (deny)
             {
-                await DrainAsync(context, live.Current.MaxRequestBodyBytes);
+                await context.DrainBodyAsync(live.Current.MaxRequestBodyBytes);
                 await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status404NotFound, "This route does not serve this endpoint.", "unknown_endpoint");
                 return;
             }
@@ -49,14 +49,11 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             feature.ModelFromUrl = true;
         }
 
-        var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
-            ?? (request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding"));
-        var post = HttpMethods.IsPost(request.Method);
-        if (endpoint.Body == EndpointBody.Json && !post)
+        if (endpoint.Body == EndpointBody.Json && !HttpMethods.IsPost(request.Method))
         {
-            if (hasBody)
+            if (context.HasBody())
             {
-                await DrainAsync(context, live.Current.MaxRequestBodyBytes);
+                await context.DrainBodyAsync(live.Current.MaxRequestBodyBytes);
                 context.Response.Headers.Allow = "POST";
                 await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status405MethodNotAllowed, $"This endpoint takes POST, not {Bounded(request.Method)}.", "method_not_allowed");
                 return;
@@ -67,22 +64,6 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
 
         feature.Endpoint = endpoint;
         await next(context);
-    }
-
-    /// <summary>
-    /// Reads and discards a body that is refused (up to the size limit), so the client receives the answer instead of a
-    /// reset connection; past the limit the connection is closed after the answer.
-    /// </summary>
-    internal static async Task DrainAsync(HttpContext context, long limit)
-    {
-        try
-        {
-            using var body = await PooledRequestBody.ReadAsync(context, limit);
-        }
-        catch (BadHttpRequestException)
-        {
-            context.Response.Headers.Connection = "close";
-        }
     }
 
     /// <summary>Methods come from the client: only well-known ones are echoed.</summary>

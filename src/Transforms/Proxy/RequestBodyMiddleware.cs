@@ -25,11 +25,8 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
         var feature = context.Features.Get<InferenceRequestFeature>()!;
         var request = context.Request;
         var endpoint = feature.Endpoint;
-        var hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
-            ?? (request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding"));
-        var post = HttpMethods.IsPost(request.Method);
         var limit = live.Current.MaxRequestBodyBytes;
-        if (!hasBody && !(post && endpoint.Body == EndpointBody.Json))
+        if (!context.HasBody() && !(HttpMethods.IsPost(request.Method) && endpoint.Body == EndpointBody.Json))
         {
             request.Headers.Remove("Content-Encoding"); // no body, nothing encoded
             await next(context);
@@ -39,7 +36,7 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
         var upload = endpoint.Body != EndpointBody.Json && IsMultipart(request.ContentType);
         if (upload && !string.IsNullOrEmpty(request.Headers.ContentEncoding))
         {
-            await ProxyRequestMiddleware.DrainAsync(context, limit);
+            await context.DrainBodyAsync(limit);
             await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status415UnsupportedMediaType, "Compressed uploads are not accepted.", "unsupported_encoding");
             return;
         }

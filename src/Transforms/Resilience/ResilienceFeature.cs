@@ -19,4 +19,8 @@ internal sealed class ResilienceFeature
     public ClusterConfig? FallbackCluster { get; set; }
 
     public static bool HasTimedOut(HttpContext context) => context.Features.Get<ResilienceFeature>()?.TimedOut == true;
+
+    /// <summary>The cluster serving the request now: the fallback being tried, else the route's own (null outside the pipeline).</summary>
+    public static string? ClusterOf(HttpContext context) =>
+        context.Features.Get<ResilienceFeature>()?.FallbackCluster?.ClusterId ?? context.Features.Get<Proxy.InferenceRequestFeature>()?.ClusterId;
 }

@@ -91,7 +91,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
             var started = time.GetTimestamp();
             await send();
             metrics.UpstreamAttempt(
-                context.Features.Get<ResilienceFeature>()?.FallbackCluster?.ClusterId ?? context.Features.Get<InferenceRequestFeature>()!.ClusterId,
+                ResilienceFeature.ClusterOf(context)!,
                 time.GetElapsedTime(started).TotalSeconds,
                 Metrics.UpstreamErrorKind.Classify(context));
             if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)

@@ -6,13 +6,13 @@ namespace InferenceSidecar.Threat;
 
 /// <summary>
 /// Outermost step of the proxy pipeline when <c>Sidecar:Threat:Enabled</c>: lets the request run, then records what it
-/// signalled. Steps note secrets and prompt-guard matches on the <see cref="ThreatFeature"/>; a 400 answered before the
-/// caller was identified is a malformed request (attributed to the caller's identity, if its headers name a valid
-/// one); a 401 for a client key that matches none is attributed to <see cref="ThreatScores.KeyId"/>. Awaited before the
+/// signalled. Steps note secrets, prompt-guard matches and malformed bodies (the body is read after identity, so the
+/// caller is known) on the <see cref="ThreatFeature"/>; a 401 for a client key that matches none is attributed to
+/// <see cref="ThreatScores.KeyId"/>. Awaited before the
 /// response starts, so a client that has read the answer finds the score raised on every replica (signals are rare:
 /// only bad requests pay); a signal raised after the response started is recorded when the request ends.
 /// </summary>
-internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, ThreatScores scores, IdentityResolver identities)
+internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, ThreatScores scores)
 {
     private static readonly ThreatSignals[] All = [ThreatSignals.Secret, ThreatSignals.PromptGuard, ThreatSignals.Malformed, ThreatSignals.Unauthorized];
 
@@ -40,25 +40,11 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
     {
         var signals = threat.Signals;
         var subject = Identity.IdentityFeature.UserOf(context);
-        var status = context.Response.StatusCode;
-        if (subject is null && signals == ThreatSignals.None)
+        if (subject is null && signals == ThreatSignals.None && context.Response.StatusCode == StatusCodes.Status401Unauthorized
+            && live.Current.ClientKeys.Count > 0 && ClientKeyAuthenticator.Extract(context.Request.Headers) is { Length: > 0 } key)
         {
-            var options = live.Current;
-            if (status == StatusCodes.Status400BadRequest)
-            {
-                var identity = identities.Resolve(context.Request.Headers, options);
-                if (identity.Succeeded)
-                {
-                    subject = identity.User;
-                    signals = ThreatSignals.Malformed;
-                }
-            }
-            else if (status == StatusCodes.Status401Unauthorized && options.ClientKeys.Count > 0
-                && ClientKeyAuthenticator.Extract(context.Request.Headers) is { Length: > 0 } key)
-            {
-                subject = ThreatScores.KeyId(key);
-                signals = ThreatSignals.Unauthorized;
-            }
+            subject = ThreatScores.KeyId(key);
+            signals = ThreatSignals.Unauthorized;
         }
 
         signals &= ~done;

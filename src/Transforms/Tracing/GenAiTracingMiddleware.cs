@@ -55,7 +55,7 @@ internal sealed class GenAiTracingMiddleware(RequestDelegate next)
             var status = context.Response.StatusCode;
             activity.SetTag("http.response.status_code", status);
             var limit = context.Features.Get<RateLimiting.LimitFeature>();
-            activity.SetTag("sidecar.cluster", context.Features.Get<Resilience.ResilienceFeature>()?.FallbackCluster?.ClusterId ?? feature.ClusterId);
+            activity.SetTag("sidecar.cluster", Resilience.ResilienceFeature.ClusterOf(context));
             activity.SetTag("sidecar.cache.result", Caching.ResponseCacheFeature.ResultOf(context));
             activity.SetTag("sidecar.limit.outcome", limit?.Outcome ?? context.Features.Get<ModelPolicy.ModelPolicyFeature>()?.Refusal);
             if (limit?.Accounted is { } usage)
