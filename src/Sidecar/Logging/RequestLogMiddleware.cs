@@ -38,13 +38,13 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
     private void Finish(HttpContext context, long start)
     {
         var end = time.GetTimestamp();
-        var feature = context.Features.Get<InferenceRequestFeature>();
+        var feature = context.Features.Lookup<InferenceRequestFeature>();
         var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
         var route = feature?.RouteId ?? "none";
-        var first = context.Features.Get<UsageFeature>()?.Accumulator?.FirstWriteTimestamp ?? 0;
+        var first = context.Features.Lookup<UsageFeature>()?.Accumulator?.FirstWriteTimestamp ?? 0;
         double? ttft = first > start ? time.GetElapsedTime(start, first).TotalSeconds : null;
         var seconds = time.GetElapsedTime(start, end).TotalSeconds;
-        if (context.Features.Get<RequestMetricsFeature>() is null)
+        if (context.Features.Lookup<RequestMetricsFeature>() is null)
         {
             metrics.Request(route, models.For(feature?.Model), status, seconds, ttft); // not seen by the pipeline (e.g. the concurrency cap's 503)
         }
@@ -52,7 +52,7 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
         if (log.IsEnabled)
         {
             // Values only: the writer thread formats the path, the trace id and the event (see RequestLog).
-            var limit = context.Features.Get<LimitFeature>();
+            var limit = context.Features.Lookup<LimitFeature>();
             var usage = limit?.Accounted;
             var activity = Activity.Current;
             log.Write(new RequestLogEntry(
@@ -75,7 +75,7 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, ListenerRegistr
                 usage?.OutputTokens ?? 0,
                 Math.Round(usage?.CostUsd ?? 0, 8),
                 ResponseCacheFeature.ResultOf(context) ?? "-",
-                limit?.Outcome ?? context.Features.Get<ModelPolicyFeature>()?.Refusal ?? "-"));
+                limit?.Outcome ?? context.Features.Lookup<ModelPolicyFeature>()?.Refusal ?? "-"));
         }
     }
 }

@@ -19,8 +19,8 @@ internal sealed class RecentRefusals(TimeProvider time)
 
     public void Add(HttpContext context)
     {
-        var feature = context.Features.Get<InferenceRequestFeature>();
-        var reason = context.Features.Get<RateLimiting.LimitFeature>()?.Outcome is { } outcome && outcome.StartsWith("limited:", StringComparison.Ordinal)
+        var feature = context.Features.Lookup<InferenceRequestFeature>();
+        var reason = context.Features.Lookup<RateLimiting.LimitFeature>()?.Outcome is { } outcome && outcome.StartsWith("limited:", StringComparison.Ordinal)
             ? outcome["limited:".Length..]
             : UpstreamResponseFeature.StatusOf(context) == 429 ? "upstream" : "policy";
         var model = feature?.Model is { Length: > 0 } m ? (m.Length > 128 ? m[..128] : m) : "-";

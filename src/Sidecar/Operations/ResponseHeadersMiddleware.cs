@@ -9,7 +9,7 @@ namespace InferenceSidecar.Operations;
 /// <summary>
 /// On the proxy port: <c>X-Request-Id</c> (set as the request's id by <see cref="RequestIdHttpContextFactory"/>), <c>Server-Timing</c> (sidecar and upstream
 /// milliseconds until the headers went out), the opt-in <c>x-sidecar-cost-usd</c>, and the configurable security
-/// headers (<c>X-Frame-Options</c>, <c>Cache-Control: no-store</c>). Also records every 429 for the dashboard.
+/// headers (<c>X-Frame-Options</c>, <c>Cache-Control: no-store</c>). Also records every 429 for the dashboard, as it starts.
 /// </summary>
 internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRegistry listeners, IOptionsMonitor<ResponseHeaderOptions> options, RecentRefusals refusals, TimeProvider time)
 {
@@ -17,56 +17,51 @@ internal sealed class ResponseHeadersMiddleware(RequestDelegate next, ListenerRe
     public const string SidecarRequestIdHeader = "x-sidecar-request-id";
     public const string CostHeader = "x-sidecar-cost-usd";
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         if (!listeners.IsProxyConnection(context))
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
         var settings = options.CurrentValue;
         var start = time.GetTimestamp();
         var timing = new UpstreamTiming(time);
-        context.Features.Set(timing);
-        var state = new HeaderState(context, settings, start, timing);
+        context.Features.Store(timing);
+        var state = new HeaderState(context, settings, start, timing, refusals);
         context.Response.OnStarting(static s => ((HeaderState)s).Apply(), state);
+        return settings.CostUsd ? WithCostAsync(context, settings) : next(context); // no cost header: nothing to do after
+    }
 
-        HoldingStream? held = null;
-        if (settings.CostUsd)
-        {
-            held = new HoldingStream(context.Response, settings.MaxHeldBytes);
-            context.Response.Body = held;
-        }
-
+    private async Task WithCostAsync(HttpContext context, ResponseHeaderOptions settings)
+    {
+        var held = new HoldingStream(context.Response, settings.MaxHeldBytes);
+        context.Response.Body = held;
         try
         {
             await next(context);
         }
         finally
         {
-            if (held is not null)
+            context.Response.Body = held.Inner;
+            if (!held.Released && !context.Response.HasStarted && context.Features.Lookup<RateLimiting.LimitFeature>()?.Accounted is { } usage)
             {
-                context.Response.Body = held.Inner;
-                if (!held.Released && !context.Response.HasStarted && context.Features.Get<RateLimiting.LimitFeature>()?.Accounted is { } usage)
-                {
-                    context.Response.Headers[CostHeader] = usage.CostUsd.ToString("0.#########", CultureInfo.InvariantCulture);
-                }
-
-                await held.ReleaseAsync(context.RequestAborted);
+                context.Response.Headers[CostHeader] = usage.CostUsd.ToString("0.#########", CultureInfo.InvariantCulture);
             }
 
-            if (context.Response.StatusCode == StatusCodes.Status429TooManyRequests)
-            {
-                refusals.Add(context);
-            }
+            await held.ReleaseAsync(context.RequestAborted);
         }
     }
 
-    private sealed class HeaderState(HttpContext context, ResponseHeaderOptions settings, long start, UpstreamTiming timing)
+    private sealed class HeaderState(HttpContext context, ResponseHeaderOptions settings, long start, UpstreamTiming timing, RecentRefusals refusals)
     {
         public Task Apply()
         {
+            if (context.Response.StatusCode == StatusCodes.Status429TooManyRequests)
+            {
+                refusals.Add(context); // its status is final once it starts
+            }
+
             var headers = context.Response.Headers;
             if (settings.RequestId)
             {

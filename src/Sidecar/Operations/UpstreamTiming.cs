@@ -29,7 +29,7 @@ internal sealed class UpstreamTimingTransformProvider : ITransformProvider
     {
         context.AddRequestTransform(static c =>
         {
-            if (c.HttpContext.Features.Get<UpstreamTiming>() is { } timing)
+            if (c.HttpContext.Features.Lookup<UpstreamTiming>() is { } timing)
             {
                 timing.AttemptStarted = timing.Time.GetTimestamp();
             }
@@ -38,7 +38,7 @@ internal sealed class UpstreamTimingTransformProvider : ITransformProvider
         });
         context.AddResponseTransform(static c =>
         {
-            if (c.HttpContext.Features.Get<UpstreamTiming>() is { AttemptStarted: > 0 } timing)
+            if (c.HttpContext.Features.Lookup<UpstreamTiming>() is { AttemptStarted: > 0 } timing)
             {
                 timing.TotalTicks += timing.Time.GetTimestamp() - timing.AttemptStarted;
                 timing.AttemptStarted = 0;

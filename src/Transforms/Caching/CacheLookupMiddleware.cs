@@ -22,7 +22,7 @@ internal sealed class CacheLookupMiddleware(RequestDelegate next, IResponseCache
                 lookup.Pending = store.GetAsync(lookup.Key, CancellationToken.None);
             }
 
-            context.Features.Set(lookup);
+            context.Features.Store(lookup);
         }
 
         return next(context);
@@ -51,10 +51,10 @@ internal sealed class CacheLookup(RouteCachePolicy policy, string scope, string 
     /// <summary>The lookup for a cacheable request, or null when the route or request is not cached.</summary>
     public static CacheLookup? Prepare(HttpContext context)
     {
-        var route = context.GetReverseProxyFeature().Route.Config;
+        var route = context.GetProxyFeature().Route.Config;
         var policy = RouteCachePolicy.For(route);
-        var parsed = context.Features.Get<ParsedRequest>();
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var parsed = context.Features.Lookup<ParsedRequest>();
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         if (!policy.Enabled || parsed?.Canonical is not { } canonical || Identity.IdentityFeature.UserOf(context) is not { } user || feature.Endpoint.Body != Providers.EndpointBody.Json)
         {
             return null;

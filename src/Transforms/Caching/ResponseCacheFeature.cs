@@ -7,7 +7,7 @@ internal sealed class ResponseCacheFeature
 
     public (long Input, long Output)? HitUsage { get; set; }
 
-    public static string? ResultOf(HttpContext context) => context.Features.Get<ResponseCacheFeature>()?.Result;
+    public static string? ResultOf(HttpContext context) => context.Features.Lookup<ResponseCacheFeature>()?.Result;
 
-    public static (long Input, long Output)? HitUsageOf(HttpContext context) => context.Features.Get<ResponseCacheFeature>()?.HitUsage;
+    public static (long Input, long Output)? HitUsageOf(HttpContext context) => context.Features.Lookup<ResponseCacheFeature>()?.HitUsage;
 }

@@ -34,20 +34,19 @@ internal sealed class ResponseCacheMiddleware(
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource<CacheEntry?>> _inflight = new(StringComparer.Ordinal);
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         // Prepared once, by CacheLookupMiddleware ahead of the limiter (absent: the route or request is not cached).
-        var lookup = context.Features.Get<CacheLookup>();
-        if (lookup is null)
-        {
-            await next(context);
-            return;
-        }
+        var lookup = context.Features.Lookup<CacheLookup>();
+        return lookup is null ? next(context) : CachedAsync(context, lookup);
+    }
 
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+    private async Task CachedAsync(HttpContext context, CacheLookup lookup)
+    {
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var cache = new ResponseCacheFeature { Result = "bypass" };
-        context.Features.Set(cache);
-        var route = context.GetReverseProxyFeature().Route.Config;
+        context.Features.Store(cache);
+        var route = context.GetProxyFeature().Route.Config;
         var (policy, scope, key, noCache) = (lookup.Policy, lookup.Scope, lookup.Key, lookup.NoCache);
         if (lookup.NoStore)
         {
@@ -86,7 +85,7 @@ internal sealed class ResponseCacheMiddleware(
         metrics.CacheLookup(route.RouteId, noCache ? "bypass" : "miss");
         cache.Result = noCache ? "bypass" : "miss";
         using var recording = new ResponseRecording(policy.MaxEntryBytes);
-        var usageFeature = context.Features.Get<Usage.UsageFeature>();
+        var usageFeature = context.Features.Lookup<Usage.UsageFeature>();
         if (usageFeature?.Tracking is { } tracking)
         {
             tracking.Recording = recording;
@@ -126,7 +125,7 @@ internal sealed class ResponseCacheMiddleware(
             && UpstreamResponseFeature.StatusOf(context) == 200
             && response.StatusCode == 200
             && !context.RequestAborted.IsCancellationRequested
-            && context.Features.Get<IForwarderErrorFeature>() is null
+            && context.Features.Lookup<IForwarderErrorFeature>() is null
             && (!usage.IsSse || usage.SawEnd)
             && !recording.Overflowed
             && recording.Bytes.Length > 0

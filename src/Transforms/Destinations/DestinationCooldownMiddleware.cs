@@ -22,7 +22,7 @@ internal sealed class DestinationCooldownMiddleware(RequestDelegate next, Destin
             return next(context);
         }
 
-        var proxy = context.GetReverseProxyFeature();
+        var proxy = context.GetProxyFeature();
         var available = proxy.AvailableDestinations;
         List<DestinationState>? ready = null;
         var soonest = TimeSpan.MaxValue;
@@ -57,7 +57,7 @@ internal sealed class DestinationCooldownMiddleware(RequestDelegate next, Destin
             return next(context);
         }
 
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var seconds = Math.Max(1, (int)Math.Ceiling(soonest.TotalSeconds));
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status429TooManyRequests,

@@ -14,13 +14,13 @@ internal sealed partial class ForwarderErrorMiddleware(RequestDelegate next, ILo
     public async Task InvokeAsync(HttpContext context)
     {
         await next(context);
-        var error = context.Features.Get<IForwarderErrorFeature>();
+        var error = context.Features.Lookup<IForwarderErrorFeature>();
         if (error is null || error.Error == ForwarderError.None)
         {
             return;
         }
 
-        var feature = context.Features.Get<InferenceRequestFeature>();
+        var feature = context.Features.Lookup<InferenceRequestFeature>();
         LogForwarderError(logger, error.Error, error.Exception?.GetType().Name ?? "none", Resilience.ResilienceFeature.ClusterOf(context) ?? "unknown");
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
         {

@@ -24,14 +24,14 @@ internal sealed partial class UnhandledExceptionMiddleware(RequestDelegate next,
         {
             if (ex is BadHttpRequestException bad)
             {
-                var provider = context.Features.Get<InferenceRequestFeature>()?.Provider ?? NotFound.GuessProvider(context.Request);
+                var provider = context.Features.Lookup<InferenceRequestFeature>()?.Provider ?? NotFound.GuessProvider(context.Request);
                 var message = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large." : "Malformed request.";
                 await ProviderErrors.WriteAsync(context, provider, bad.StatusCode, message);
                 return;
             }
 
             LogUnhandled(logger, ex.GetType().FullName ?? "Exception", context.TraceIdentifier);
-            var kind = context.Features.Get<InferenceRequestFeature>()?.Provider ?? NotFound.GuessProvider(context.Request);
+            var kind = context.Features.Lookup<InferenceRequestFeature>()?.Provider ?? NotFound.GuessProvider(context.Request);
             await ProviderErrors.WriteAsync(context, kind, StatusCodes.Status500InternalServerError, "The sidecar failed to handle this request.", "internal_error");
         }
     }

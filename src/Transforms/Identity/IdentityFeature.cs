@@ -7,5 +7,5 @@ internal sealed class IdentityFeature
 
     public required string Tier { get; init; }
 
-    public static string? UserOf(HttpContext context) => context.Features.Get<IdentityFeature>()?.UserId;
+    public static string? UserOf(HttpContext context) => context.Features.Lookup<IdentityFeature>()?.UserId;
 }

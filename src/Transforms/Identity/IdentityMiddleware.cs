@@ -10,7 +10,7 @@ internal sealed class IdentityMiddleware(RequestDelegate next, LiveOptions<Sidec
     public Task InvokeAsync(HttpContext context)
     {
         var options = live.Current;
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var identity = resolver.Resolve(context.Request.Headers, options, context.Connection.RemoteIpAddress);
         if (!identity.Succeeded)
         {
@@ -18,7 +18,7 @@ internal sealed class IdentityMiddleware(RequestDelegate next, LiveOptions<Sidec
         }
 
         context.Request.Headers.Remove(options.Identity.UserHeader);
-        context.Features.Set(new IdentityFeature { UserId = identity.User, Tier = identity.Tier });
+        context.Features.Store(new IdentityFeature { UserId = identity.User, Tier = identity.Tier });
         return next(context);
     }
 }

@@ -15,7 +15,7 @@ internal sealed class RequestMetricsMiddleware(RequestDelegate next, SidecarMetr
     public async Task InvokeAsync(HttpContext context)
     {
         var start = time.GetTimestamp();
-        context.Features.Set(RequestMetricsFeature.Recorded);
+        context.Features.Store(RequestMetricsFeature.Recorded);
         try
         {
             await next(context);
@@ -24,10 +24,10 @@ internal sealed class RequestMetricsMiddleware(RequestDelegate next, SidecarMetr
         {
             var end = time.GetTimestamp();
             var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
-            var request = context.Features.Get<InferenceRequestFeature>();
-            var first = context.Features.Get<UsageFeature>()?.Accumulator?.FirstWriteTimestamp ?? 0;
+            var request = context.Features.Lookup<InferenceRequestFeature>();
+            var first = context.Features.Lookup<UsageFeature>()?.Accumulator?.FirstWriteTimestamp ?? 0;
             double? ttft = first > start ? time.GetElapsedTime(start, first).TotalSeconds : null;
-            metrics.Request(request?.RouteId ?? context.GetReverseProxyFeature().Route.Config.RouteId, models.For(request?.Model), status, time.GetElapsedTime(start, end).TotalSeconds, ttft);
+            metrics.Request(request?.RouteId ?? context.GetProxyFeature().Route.Config.RouteId, models.For(request?.Model), status, time.GetElapsedTime(start, end).TotalSeconds, ttft);
         }
     }
 }

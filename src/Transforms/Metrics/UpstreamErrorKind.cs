@@ -9,7 +9,7 @@ internal static class UpstreamErrorKind
 {
     public static string? Classify(HttpContext context)
     {
-        if (context.Features.Get<IForwarderErrorFeature>() is { } error)
+        if (context.Features.Lookup<IForwarderErrorFeature>() is { } error)
         {
             return error.Error switch
             {

@@ -23,12 +23,12 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
     public Task InvokeAsync(HttpContext context)
     {
         var options = live.Current.ModelPolicy;
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
-        var policy = EffectiveModelPolicy.For(options, feature.RouteId, context.Features.Get<Identity.IdentityFeature>()?.Tier ?? "default");
-        var parsed = context.Features.Get<ParsedRequest>();
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
+        var policy = EffectiveModelPolicy.For(options, feature.RouteId, context.Features.Lookup<Identity.IdentityFeature>()?.Tier ?? "default");
+        var parsed = context.Features.Lookup<ParsedRequest>();
         if (parsed is null)
         {
-            if (policy.HasAllowList && context.Features.Get<UploadRequest>() is not null)
+            if (policy.HasAllowList && context.Features.Lookup<UploadRequest>() is not null)
             {
                 // The model of a multipart upload is a form field the sidecar does not parse: it cannot be checked.
                 return Refuse(context, feature, "This route restricts models, and the model of a multipart upload cannot be checked; use a route without a model allow-list for uploads.", "model_not_allowed");
@@ -142,7 +142,7 @@ internal sealed class ModelPolicyMiddleware(RequestDelegate next, LiveOptions<Si
 
     private static Task Refuse(HttpContext context, InferenceRequestFeature feature, string message, string code)
     {
-        context.Features.Set(new ModelPolicyFeature { Refusal = "policy:" + code });
+        context.Features.Store(new ModelPolicyFeature { Refusal = "policy:" + code });
         return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, message, code);
     }
 

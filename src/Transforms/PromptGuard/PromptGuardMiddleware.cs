@@ -20,31 +20,28 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
 {
     private Compiled? _compiled;
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        var route = RoutePromptGuardPolicy.For(context.GetReverseProxyFeature().Route.Config);
-        var parsed = context.Features.Get<ParsedRequest>();
+        var route = RoutePromptGuardPolicy.For(context.GetProxyFeature().Route.Config);
+        var parsed = context.Features.Lookup<ParsedRequest>();
         if (route.Policy is null || parsed is null)
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         if (!Current().Policies.TryGetValue(route.Policy, out var policy))
         {
             LogMissingPolicy(logger, feature.RouteId);
             context.Response.Headers.RetryAfter = "5";
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable,
+            return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable,
                 "This route's prompt guard is not configured; the request was not forwarded.", "prompt_guard_misconfigured");
-            return;
         }
 
         var rule = Check(PromptText.Extract(parsed.Body.Span, policy.AllRoles), policy);
         if (rule is null)
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
         if (rule == TimedOut)
@@ -53,9 +50,8 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
             // pattern: neither forward unchecked nor blame the caller.
             metrics.GuardMatch(feature.RouteId, TimedOut, "timeout");
             context.Response.Headers.RetryAfter = "1";
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable,
+            return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status503ServiceUnavailable,
                 "The prompt guard could not check this request in time; retry shortly.", "prompt_guard_timeout");
-            return;
         }
 
         var action = route.Mode == PromptGuardMode.Block ? "block" : "count";
@@ -63,14 +59,13 @@ internal sealed partial class PromptGuardMiddleware(RequestDelegate next, LiveOp
         context.RaiseThreat(ThreatSignals.PromptGuard);
         if (route.Mode == PromptGuardMode.Count)
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
         var message = rule == AllowListRule
             ? "Request blocked by the prompt guard: a message matches none of the allowed patterns (rule 'allow-list')."
             : $"Request blocked by the prompt guard: it matches rule '{rule}'.";
-        await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, message, "prompt_guard_blocked");
+        return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, message, "prompt_guard_blocked");
     }
 
     /// <summary>The name reported when an allow list refuses.</summary>

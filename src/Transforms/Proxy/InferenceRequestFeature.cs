@@ -34,17 +34,17 @@ internal sealed class UpstreamResponseFeature
 
     public static void Record(HttpContext context, int status)
     {
-        if (context.Features.Get<UpstreamResponseFeature>() is { } feature)
+        if (context.Features.Lookup<UpstreamResponseFeature>() is { } feature)
         {
             feature.Status = status;
         }
         else
         {
-            context.Features.Set(new UpstreamResponseFeature { Status = status });
+            context.Features.Store(new UpstreamResponseFeature { Status = status });
         }
     }
 
-    public static int? StatusOf(HttpContext context) => context.Features.Get<UpstreamResponseFeature>()?.Status;
+    public static int? StatusOf(HttpContext context) => context.Features.Lookup<UpstreamResponseFeature>()?.Status;
 }
 
 /// <summary>Records the upstream's status on <see cref="UpstreamResponseFeature"/>, for every attempt that got an answer.</summary>

@@ -25,7 +25,7 @@ internal sealed class PooledRequestBody : IDisposable
     public static async Task<PooledRequestBody> ReadAsync(HttpContext context, long limit)
     {
         var request = context.Request;
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        if (context.Features.Lookup<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
         {
             size.MaxRequestBodySize = limit;
         }

@@ -16,7 +16,7 @@ internal sealed class ProviderKeyGateMiddleware(RequestDelegate next, SecretReso
 {
     public Task InvokeAsync(HttpContext context)
     {
-        var proxy = context.GetReverseProxyFeature();
+        var proxy = context.GetProxyFeature();
         var metadata = proxy.Cluster?.Config.Metadata;
         var available = proxy.AvailableDestinations;
         if (!HasOwnKeys(available))
@@ -66,7 +66,7 @@ internal sealed class ProviderKeyGateMiddleware(RequestDelegate next, SecretReso
 
     private static Task MissingAsync(HttpContext context)
     {
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         return ProviderErrors.WriteAsync(
             context,
             feature.Provider,

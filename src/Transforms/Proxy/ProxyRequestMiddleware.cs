@@ -17,9 +17,9 @@ namespace InferenceSidecar.Proxy;
 /// </summary>
 internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, SidecarMetrics metrics)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        var proxy = context.GetReverseProxyFeature();
+        var proxy = context.GetProxyFeature();
         var cluster = proxy.Cluster?.Config;
         var feature = new InferenceRequestFeature
         {
@@ -27,7 +27,7 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             ClusterId = cluster?.ClusterId ?? string.Empty,
             Provider = ClusterMetadata.GetProvider(cluster),
         };
-        context.Features.Set(feature);
+        context.Features.Store(feature);
 
         var request = context.Request;
         var endpoint = ProviderEndpoints.Resolve(feature.Provider, request.Path.Value, out var deployment);
@@ -37,9 +37,7 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             metrics.UnknownEndpoint(feature.RouteId, deny ? "deny" : "forward");
             if (deny)
             {
-                await context.DrainBodyAsync(live.Current.MaxRequestBodyBytes);
-                await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status404NotFound, "This route does not serve this endpoint.", "unknown_endpoint");
-                return;
+                return RefuseAsync(context, live.Current.MaxRequestBodyBytes, feature.Provider, StatusCodes.Status404NotFound, "This route does not serve this endpoint.", "unknown_endpoint");
             }
         }
 
@@ -53,17 +51,21 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
         {
             if (context.HasBody())
             {
-                await context.DrainBodyAsync(live.Current.MaxRequestBodyBytes);
                 context.Response.Headers.Allow = "POST";
-                await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status405MethodNotAllowed, $"This endpoint takes POST, not {Bounded(request.Method)}.", "method_not_allowed");
-                return;
+                return RefuseAsync(context, live.Current.MaxRequestBodyBytes, feature.Provider, StatusCodes.Status405MethodNotAllowed, $"This endpoint takes POST, not {Bounded(request.Method)}.", "method_not_allowed");
             }
 
             endpoint = ProviderEndpoints.Retrieval; // e.g. GET /v1/chat/completions lists stored completions
         }
 
         feature.Endpoint = endpoint;
-        await next(context);
+        return next(context); // no await: a request this step lets through costs no state machine
+    }
+
+    private static async Task RefuseAsync(HttpContext context, long limit, ProviderKind provider, int status, string message, string code)
+    {
+        await context.DrainBodyAsync(limit);
+        await ProviderErrors.WriteAsync(context, provider, status, message, code);
     }
 
     /// <summary>Methods come from the client: only well-known ones are echoed.</summary>

@@ -4,7 +4,7 @@ internal static class RequestBodyExtensions
 {
     /// <summary>Whether the request carries a body (Kestrel's answer; else Content-Length or Transfer-Encoding).</summary>
     public static bool HasBody(this HttpContext context) =>
-        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+        context.Features.Lookup<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody
         ?? (context.Request.ContentLength > 0 || context.Request.Headers.ContainsKey("Transfer-Encoding"));
 
     /// <summary>

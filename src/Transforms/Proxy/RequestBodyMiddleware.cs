@@ -20,69 +20,105 @@ namespace InferenceSidecar.Proxy;
 /// </summary>
 internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<SidecarOptions> live, SidecarMetrics metrics)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var request = context.Request;
         var endpoint = feature.Endpoint;
         var limit = live.Current.MaxRequestBodyBytes;
         if (!context.HasBody() && !(HttpMethods.IsPost(request.Method) && endpoint.Body == EndpointBody.Json))
         {
             request.Headers.Remove("Content-Encoding"); // no body, nothing encoded
-            await next(context);
-            return;
+            return next(context);
         }
 
         var upload = endpoint.Body != EndpointBody.Json && IsMultipart(request.ContentType);
         if (upload && !string.IsNullOrEmpty(request.Headers.ContentEncoding))
         {
-            await context.DrainBodyAsync(limit);
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status415UnsupportedMediaType, "Compressed uploads are not accepted.", "unsupported_encoding");
-            return;
+            return RefuseUploadAsync(context, feature, limit);
         }
 
+        // A small body has usually arrived with the headers: then the read completes at once and the request goes on
+        // without a state machine here.
+        var read = PooledRequestBody.ReadAsync(context, limit);
+        if (!read.IsCompleted)
+        {
+            return ReadThenContinueAsync(context, feature, read, upload, limit);
+        }
+
+        return read.IsCompletedSuccessfully ? Continue(context, feature, read.Result, upload, limit)
+            : read.Exception?.InnerException is BadHttpRequestException ex ? Refuse(context, feature, ex, limit)
+            : read; // anything else propagates as before
+    }
+
+    private async Task ReadThenContinueAsync(HttpContext context, InferenceRequestFeature feature, Task<PooledRequestBody> read, bool upload, long limit)
+    {
         PooledRequestBody body;
         try
         {
-            body = await PooledRequestBody.ReadAsync(context, limit);
-            if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding)
-            {
-                body = PooledRequestBody.Decode(context, body, encoding, limit);
-            }
+            body = await read;
         }
         catch (BadHttpRequestException ex)
         {
-            var (message, code) = ex.StatusCode switch
-            {
-                StatusCodes.Status413PayloadTooLarge => ($"Request body too large: the limit is {limit} bytes (decoded).", "request_too_large"),
-                StatusCodes.Status415UnsupportedMediaType => ("Unsupported Content-Encoding: use gzip, deflate, br or none.", "unsupported_encoding"),
-                _ => ("The request body could not be read.", "invalid_body"),
-            };
-            if (ex.StatusCode == StatusCodes.Status400BadRequest)
-            {
-                context.RaiseThreat(ThreatSignals.Malformed);
-            }
-
-            await ProviderErrors.WriteAsync(context, feature.Provider, ex.StatusCode, message, code);
+            await Refuse(context, feature, ex, limit);
             return;
+        }
+
+        await Continue(context, feature, body, upload, limit);
+    }
+
+    private static async Task RefuseUploadAsync(HttpContext context, InferenceRequestFeature feature, long limit)
+    {
+        await context.DrainBodyAsync(limit);
+        await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status415UnsupportedMediaType, "Compressed uploads are not accepted.", "unsupported_encoding");
+    }
+
+    private static Task Refuse(HttpContext context, InferenceRequestFeature feature, BadHttpRequestException ex, long limit)
+    {
+        var (message, code) = ex.StatusCode switch
+        {
+            StatusCodes.Status413PayloadTooLarge => ($"Request body too large: the limit is {limit} bytes (decoded).", "request_too_large"),
+            StatusCodes.Status415UnsupportedMediaType => ("Unsupported Content-Encoding: use gzip, deflate, br or none.", "unsupported_encoding"),
+            _ => ("The request body could not be read.", "invalid_body"),
+        };
+        if (ex.StatusCode == StatusCodes.Status400BadRequest)
+        {
+            context.RaiseThreat(ThreatSignals.Malformed);
+        }
+
+        return ProviderErrors.WriteAsync(context, feature.Provider, ex.StatusCode, message, code);
+    }
+
+    /// <summary>After the read: decode, parse, record, and on to the next step (synchronous unless it refuses).</summary>
+    private Task Continue(HttpContext context, InferenceRequestFeature feature, PooledRequestBody body, bool upload, long limit)
+    {
+        var request = context.Request;
+        if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding)
+        {
+            try
+            {
+                body = PooledRequestBody.Decode(context, body, encoding, limit);
+            }
+            catch (BadHttpRequestException ex)
+            {
+                return Refuse(context, feature, ex, limit);
+            }
         }
 
         metrics.RequestBody(feature.RouteId, "read");
         if (upload)
         {
             // Uploads are not parsed: size-capped, scanned for secrets as bytes, counted as requests.
-            context.Features.Set(new UploadRequest(body));
-            await next(context);
-            return;
+            context.Features.Store(new UploadRequest(body));
+            return next(context);
         }
 
-        var tape = Caching.RouteCachePolicy.For(context.GetReverseProxyFeature().Route.Config).Enabled ? new List<JsonTapeToken>() : null;
+        var tape = Caching.RouteCachePolicy.For(context.GetProxyFeature().Route.Config).Enabled ? new List<JsonTapeToken>() : null;
         metrics.RequestBody(feature.RouteId, "parse");
         if (!InferenceRequestParser.TryParse(body.Span, out var info, out var problem, tape))
         {
             context.RaiseThreat(ThreatSignals.Malformed);
-            await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, problem, "invalid_json");
-            return;
+            return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest, problem, "invalid_json");
         }
 
         if (request.Headers.ContentType.Count != 1 || !IsJson(request.ContentType))
@@ -99,8 +135,8 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
             feature.Model = info.Model;
         }
 
-        context.Features.Set(new ParsedRequest(info, body, tape is null ? null : Caching.CacheKey.Canonical(body.Span, tape)));
-        await next(context);
+        context.Features.Store(new ParsedRequest(info, body, tape is null ? null : Caching.CacheKey.Canonical(body.Span, tape)));
+        return next(context);
     }
 
     /// <summary>One media type, JSON (<c>application/json</c> or <c>*/*+json</c>): else the header is replaced, so what the provider parses is what was checked.</summary>

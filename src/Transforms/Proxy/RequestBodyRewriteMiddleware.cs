@@ -12,11 +12,11 @@ internal sealed class RequestBodyRewriteMiddleware(RequestDelegate next, Sidecar
     public Task InvokeAsync(HttpContext context)
     {
         byte[]? rewritten = null;
-        if (context.Features.Get<ParsedRequest>() is { Edits.IsEmpty: false } parsed)
+        if (context.Features.Lookup<ParsedRequest>() is { Edits.IsEmpty: false } parsed)
         {
             rewritten = parsed.Edits.Apply(parsed.Body.Span);
         }
-        else if (context.Features.Get<UploadRequest>() is { Redacted: { } redacted })
+        else if (context.Features.Lookup<UploadRequest>() is { Redacted: { } redacted })
         {
             rewritten = redacted;
         }
@@ -24,7 +24,7 @@ internal sealed class RequestBodyRewriteMiddleware(RequestDelegate next, Sidecar
         if (rewritten is not null)
         {
             context.Request.ReplaceBody(rewritten);
-            metrics.RequestBody(context.Features.Get<InferenceRequestFeature>()!.RouteId, "rewrite");
+            metrics.RequestBody(context.Features.Lookup<InferenceRequestFeature>()!.RouteId, "rewrite");
         }
 
         return next(context);

@@ -37,17 +37,17 @@ internal sealed class RateLimitMiddleware(
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var request = context.Features.Get<InferenceRequestFeature>()!;
-        var parsed = context.Features.Get<ParsedRequest>();
+        var request = context.Features.Lookup<InferenceRequestFeature>()!;
+        var parsed = context.Features.Lookup<ParsedRequest>();
         var endpoint = request.Endpoint;
-        if (context.Features.Get<IdentityFeature>() is not { UserId: { } user } identity || endpoint.Accounting == EndpointAccounting.None)
+        if (context.Features.Lookup<IdentityFeature>() is not { UserId: { } user } identity || endpoint.Accounting == EndpointAccounting.None)
         {
             await next(context); // e.g. GET /v1/models: nothing to limit
             return;
         }
 
         var caller = new Caller(request, user, identity.Tier, new LimitFeature());
-        context.Features.Set(caller.Limit);
+        context.Features.Store(caller.Limit);
 
         if (endpoint.Accounting == EndpointAccounting.Requests || parsed is null)
         {
@@ -104,14 +104,14 @@ internal sealed class RateLimitMiddleware(
         // on clusters that have not switched it off (servers and older Azure api-versions refuse stream_options).
         var strip = false;
         if (info.Stream && endpoint.InjectIncludeUsage && !info.IncludeUsage
-            && ClusterEndpointPolicy.For(context.GetReverseProxyFeature().Cluster?.Config).IncludeUsage)
+            && ClusterEndpointPolicy.For(context.GetProxyFeature().Cluster?.Config).IncludeUsage)
         {
             AskForUsage(parsed); // forwarded only: the cache keys on what the client sent
             strip = true;
         }
 
         var usageFeature = new UsageFeature { Tracking = new UsageTracking(strip) };
-        context.Features.Set(usageFeature);
+        context.Features.Store(usageFeature);
         try
         {
             await next(context); // held-back bytes were released nearer the forwarder (ResponseBodyCompletionMiddleware)
@@ -165,7 +165,7 @@ internal sealed class RateLimitMiddleware(
             return (0, 0, 0);
         }
 
-        var usage = context.Features.Get<UsageFeature>()?.Accumulator;
+        var usage = context.Features.Lookup<UsageFeature>()?.Accumulator;
         if (usage is null)
         {
             return (estimatedInput, estimatedInput, 0);
@@ -216,7 +216,7 @@ internal sealed class RateLimitMiddleware(
     private static bool Abandoned(HttpContext context, Caller caller) =>
         UpstreamResponseFeature.StatusOf(context) is null
         && context.RequestAborted.IsCancellationRequested
-        && context.GetReverseProxyFeature().ProxiedDestination is not null;
+        && context.GetProxyFeature().ProxiedDestination is not null;
 
     /// <summary>Endpoints limited as requests only: one request from the per-minute bucket, no tokens, no spend, no usage row.</summary>
     private async Task RequestOnlyAsync(HttpContext context, Caller caller)

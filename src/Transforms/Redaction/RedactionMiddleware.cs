@@ -19,20 +19,19 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
     private Redactor? _redactor;
     private RedactionOptions? _builtFrom;
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        var parsed = context.Features.Get<ParsedRequest>();
-        var upload = context.Features.Get<UploadRequest>();
-        var mode = RouteRedactionPolicy.For(context.GetReverseProxyFeature().Route.Config).Mode;
+        var parsed = context.Features.Lookup<ParsedRequest>();
+        var upload = context.Features.Lookup<UploadRequest>();
+        var mode = RouteRedactionPolicy.For(context.GetProxyFeature().Route.Config).Mode;
         if ((parsed is null && upload is null) || mode == RedactionMode.Off)
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var redactor = Current();
-        context.Features.Set(new ResponseRedactionFeature { Redactor = redactor, OnFinding = type => metrics.Redaction(type, "redact_response") });
+        context.Features.Store(new ResponseRedactionFeature { Redactor = redactor, OnFinding = type => metrics.Redaction(type, "redact_response") });
         var findings = new List<string>();
         var edits = parsed is not null ? JsonRedactor.Find(parsed.Body.Span, redactor, findings) : null;
         var redactedUpload = parsed is null ? RedactUpload(upload!.Body.Span, redactor, findings) : null;
@@ -47,9 +46,8 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
 
             if (mode == RedactionMode.Block)
             {
-                await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest,
+                return ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status400BadRequest,
                     $"Request blocked: it contains a secret ({DetectorCatalog.Describe(findings)}). Remove it and retry.", "secret_detected");
-                return;
             }
 
             // Recorded, not applied: the body is rewritten once, before forwarding (RequestBodyRewriteMiddleware).
@@ -66,7 +64,7 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
             }
         }
 
-        await next(context); // a stream's held-back text is released by ResponseBodyCompletionMiddleware, nearer the forwarder
+        return next(context); // a stream's held-back text is released by ResponseBodyCompletionMiddleware, nearer the forwarder
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ internal sealed class ResponseRedactionTransform : ResponseTransform
 
     public override async ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        var feature = context.HttpContext.Features.Get<ResponseRedactionFeature>();
+        var feature = context.HttpContext.Features.Lookup<ResponseRedactionFeature>();
         if (context.SuppressResponseBody || context.ProxyResponse is not { IsSuccessStatusCode: true } response
             || feature?.Redactor is not { } redactor)
         {

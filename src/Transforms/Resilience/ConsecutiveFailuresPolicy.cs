@@ -26,7 +26,7 @@ internal sealed class ConsecutiveFailuresPolicy(IDestinationHealthUpdater health
 
     public void RequestProxied(HttpContext context, ClusterState cluster, DestinationState destination)
     {
-        var error = context.Features.Get<IForwarderErrorFeature>();
+        var error = context.Features.Lookup<IForwarderErrorFeature>();
         var status = UpstreamResponseFeature.StatusOf(context);
         if (context.RequestAborted.IsCancellationRequested && error is { Error: ForwarderError.RequestCanceled or ForwarderError.ResponseBodyCanceled })
         {

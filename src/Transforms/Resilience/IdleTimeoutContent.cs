@@ -57,19 +57,59 @@ internal sealed class IdleTimeoutContent : HttpContent
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        // One timer per stream, armed for each read and disarmed when it returns (the gap while the client is written to
+        // is not upstream idleness). A read that completes at once (the bytes were already buffered) costs no state machine.
+        private CancellationTokenSource? _timeout;
+        private CancellationToken _linkedTo;
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (_timeout is null || _linkedTo != cancellationToken)
+            {
+                _timeout?.Dispose();
+                _timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _linkedTo = cancellationToken;
+            }
+
+            var timeout = _timeout;
             timeout.CancelAfter(idle);
+            ValueTask<int> read;
             try
             {
-                return await inner.ReadAsync(buffer, timeout.Token);
+                read = inner.ReadAsync(buffer, timeout.Token);
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                feature.TimedOut = true;
-                throw new TimeoutException("The upstream stream went idle.");
+                throw TimedOut();
             }
+
+            if (read.IsCompletedSuccessfully)
+            {
+                timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                return read;
+            }
+
+            return AwaitAsync(read, timeout, cancellationToken);
+        }
+
+        private async ValueTask<int> AwaitAsync(ValueTask<int> read, CancellationTokenSource timeout, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var n = await read;
+                timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                return n;
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw TimedOut();
+            }
+        }
+
+        private TimeoutException TimedOut()
+        {
+            feature.TimedOut = true;
+            return new TimeoutException("The upstream stream went idle.");
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -91,6 +131,7 @@ internal sealed class IdleTimeoutContent : HttpContent
         {
             if (disposing)
             {
+                _timeout?.Dispose();
                 inner.Dispose();
             }
 

@@ -9,6 +9,9 @@ internal sealed class ResilienceFeature
 
     public required RetryState Retry { get; init; }
 
+    /// <summary>The client's own abort token (a total timeout is not reported when the client left first).</summary>
+    public CancellationToken ClientAborted { get; set; }
+
     /// <summary>A sidecar timeout (headers, idle or total) fired for this request.</summary>
     public bool TimedOut { get; set; }
 
@@ -18,9 +21,9 @@ internal sealed class ResilienceFeature
     /// </summary>
     public ClusterConfig? FallbackCluster { get; set; }
 
-    public static bool HasTimedOut(HttpContext context) => context.Features.Get<ResilienceFeature>()?.TimedOut == true;
+    public static bool HasTimedOut(HttpContext context) => context.Features.Lookup<ResilienceFeature>()?.TimedOut == true;
 
     /// <summary>The cluster serving the request now: the fallback being tried, else the route's own (null outside the pipeline).</summary>
     public static string? ClusterOf(HttpContext context) =>
-        context.Features.Get<ResilienceFeature>()?.FallbackCluster?.ClusterId ?? context.Features.Get<Proxy.InferenceRequestFeature>()?.ClusterId;
+        context.Features.Lookup<ResilienceFeature>()?.FallbackCluster?.ClusterId ?? context.Features.Lookup<Proxy.InferenceRequestFeature>()?.ClusterId;
 }

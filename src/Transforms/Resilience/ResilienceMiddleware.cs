@@ -17,8 +17,8 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        var proxy = context.GetReverseProxyFeature();
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+        var proxy = context.GetProxyFeature();
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var policy = RouteResiliencePolicy.For(proxy.Route.Config);
 
         // A body that cannot be rewound (a streamed upload) can be sent once only: no retries, no fallback.
@@ -28,28 +28,31 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
             ? new RetryState(policy.Attempts, policy.Fallback.Length, time.GetTimestamp() + (long)(policy.RetryBudget.TotalSeconds * time.TimestampFrequency), time)
             : new RetryState(1, 0, time.GetTimestamp(), time);
         var resilience = new ResilienceFeature { Policy = policy, Retry = retry };
-        context.Features.Set(resilience);
+        context.Features.Store(resilience);
         var servedBy = feature.ClusterId;
-        context.Response.OnStarting(() =>
+        context.Response.OnStarting(static state =>
         {
-            context.Response.Headers["X-Sidecar-Upstream"] = servedBy;
+            var c = (HttpContext)state;
+            c.Response.Headers["X-Sidecar-Upstream"] = ResilienceFeature.ClusterOf(c); // the fallback that served, else the route's own
             return Task.CompletedTask;
-        });
+        }, context);
 
         var clientAborted = context.RequestAborted;
         using var total = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         total.CancelAfter(policy.TotalTimeout);
-        using var onTimeout = total.Token.Register(() =>
+        resilience.ClientAborted = clientAborted;
+        using var onTimeout = total.Token.Register(static state =>
         {
-            if (!clientAborted.IsCancellationRequested)
+            var r = (ResilienceFeature)state!;
+            if (!r.ClientAborted.IsCancellationRequested)
             {
-                resilience.TimedOut = true; // before the response starts: 504; after: YARP aborts the connection
+                r.TimedOut = true; // before the response starts: 504; after: YARP aborts the connection
             }
-        });
+        }, resilience);
         context.RequestAborted = total.Token;
         try
         {
-            var moveOn = await AttemptAsync(context, proxy, retry, () => next(context));
+            var moveOn = await AttemptAsync(context, proxy, retry, fallback: null);
             foreach (var clusterId in replayable ? policy.Fallback : [])
             {
                 if (!moveOn || context.Response.HasStarted)
@@ -67,7 +70,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
                 LogFallback(logger, feature.RouteId, servedBy, clusterId);
                 resilience.FallbackCluster = cluster.Model.Config;
                 servedBy = clusterId;
-                moveOn = await AttemptAsync(context, proxy, retry, () => ForwardAsync(context, proxy, cluster));
+                moveOn = await AttemptAsync(context, proxy, retry, cluster);
             }
         }
         finally
@@ -76,8 +79,8 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         }
     }
 
-    /// <summary>Runs attempts on one cluster; returns true when the caller should move on to a fallback.</summary>
-    private async Task<bool> AttemptAsync(HttpContext context, IReverseProxyFeature proxy, RetryState retry, Func<Task> send)
+    /// <summary>Runs attempts on one cluster (the route's own through the rest of the pipeline, or a fallback); returns true when the caller should move on to a fallback.</summary>
+    private async Task<bool> AttemptAsync(HttpContext context, IReverseProxyFeature proxy, RetryState retry, ClusterState? fallback)
     {
         // YARP's load balancer narrows AvailableDestinations to the one it picks: keep the full set for retries.
         var candidates = proxy.AvailableDestinations;
@@ -89,7 +92,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
             // The few headers set before forwarding (e.g. X-Cache); anything else on a swallowed answer came from upstream.
             var before = context.Response.Headers.Count == 0 ? [] : context.Response.Headers.Keys.ToArray();
             var started = time.GetTimestamp();
-            await send();
+            await (fallback is null ? next(context) : ForwardAsync(context, proxy, fallback));
             metrics.UpstreamAttempt(
                 ResilienceFeature.ClusterOf(context)!,
                 time.GetElapsedTime(started).TotalSeconds,
@@ -105,7 +108,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
                 step = (pending.Wait, pending.SameCluster);
                 retry.Pending = null;
             }
-            else if (context.Features.Get<IForwarderErrorFeature>() is { } error && IsRetryableFailure(error))
+            else if (context.Features.Lookup<IForwarderErrorFeature>() is { } error && IsRetryableFailure(error))
             {
                 // No healthy destination (circuit open): waiting will not help, a fallback might.
                 step = error.Error == ForwarderError.NoAvailableDestinations
@@ -113,7 +116,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
                     : retry.Next(null);
                 if (step is not null)
                 {
-                    context.Features.Set<IForwarderErrorFeature>(null);
+                    context.Features.Store<IForwarderErrorFeature>(null);
                 }
             }
 
@@ -158,7 +161,7 @@ internal sealed partial class ResilienceMiddleware(RequestDelegate next, IProxyS
         var destinations = cluster.DestinationsState.AvailableDestinations;
         if (destinations.Count == 0)
         {
-            context.Features.Set<IForwarderErrorFeature>(null);
+            context.Features.Store<IForwarderErrorFeature>(null);
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return;
         }

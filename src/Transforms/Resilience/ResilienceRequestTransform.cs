@@ -11,7 +11,7 @@ internal sealed class ResilienceRequestTransform : RequestTransform
 
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
-        if (context.HttpContext.Features.Get<ResilienceFeature>() is { } feature)
+        if (context.HttpContext.Features.Lookup<ResilienceFeature>() is { } feature)
         {
             context.ProxyRequest.Options.Set(TimeoutHandler.FeatureKey, feature);
         }

@@ -17,7 +17,7 @@ internal sealed class RetryableResponseTransform : ResponseTransform
     public override ValueTask ApplyAsync(ResponseTransformContext context)
     {
         if (context.ProxyResponse is not { } response
-            || context.HttpContext.Features.Get<ResilienceFeature>()?.Retry is not { } retry
+            || context.HttpContext.Features.Lookup<ResilienceFeature>()?.Retry is not { } retry
             || !RetryState.IsRetryableStatus((int)response.StatusCode))
         {
             return ValueTask.CompletedTask;

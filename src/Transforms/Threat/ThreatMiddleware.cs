@@ -16,16 +16,12 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
 {
     private static readonly ThreatSignals[] All = [ThreatSignals.Secret, ThreatSignals.PromptGuard, ThreatSignals.Malformed, ThreatSignals.Unauthorized];
 
-    public async Task InvokeAsync(HttpContext context)
-    {
-        if (!live.Current.Threat.Enabled)
-        {
-            await next(context);
-            return;
-        }
+    public Task InvokeAsync(HttpContext context) => live.Current.Threat.Enabled ? ScoredAsync(context) : next(context);
 
+    private async Task ScoredAsync(HttpContext context)
+    {
         var threat = new ThreatFeature();
-        context.Features.Set(threat);
+        context.Features.Store(threat);
 
         // Committed before the answer's first byte leaves (a client that reads a 400 and goes to another replica finds
         // the score raised there), and again at the end for any signal raised after the response started.

@@ -22,7 +22,7 @@ internal static class ThreatSignalExtensions
     /// <summary>Notes a signal for this request (nothing when threat scoring is off).</summary>
     public static void RaiseThreat(this HttpContext context, ThreatSignals signal)
     {
-        if (context.Features.Get<ThreatFeature>() is { } feature)
+        if (context.Features.Lookup<ThreatFeature>() is { } feature)
         {
             feature.Signals |= signal;
         }

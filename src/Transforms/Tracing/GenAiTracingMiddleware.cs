@@ -15,16 +15,15 @@ namespace InferenceSidecar.Tracing;
 /// </summary>
 internal sealed class GenAiTracingMiddleware(RequestDelegate next)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
-        var parsed = context.Features.Get<ParsedRequest>();
-        if (parsed is null || !SidecarActivitySource.Source.HasListeners())
-        {
-            await next(context);
-            return;
-        }
+        var parsed = context.Features.Lookup<ParsedRequest>();
+        return parsed is null || !SidecarActivitySource.Source.HasListeners() ? next(context) : TracedAsync(context, parsed);
+    }
 
-        var feature = context.Features.Get<InferenceRequestFeature>()!;
+    private async Task TracedAsync(HttpContext context, ParsedRequest parsed)
+    {
+        var feature = context.Features.Lookup<InferenceRequestFeature>()!;
         var operation = Operation(context.Request.Path);
         var model = parsed.Info.Model;
         using var activity = SidecarActivitySource.Source.StartActivity(model is null ? operation : operation + " " + model, ActivityKind.Client);
@@ -46,7 +45,7 @@ internal sealed class GenAiTracingMiddleware(RequestDelegate next)
         }
         finally
         {
-            if (context.GetReverseProxyFeature().ProxiedDestination?.Model.Config.Address is { } address && Uri.TryCreate(address, UriKind.Absolute, out var uri))
+            if (context.GetProxyFeature().ProxiedDestination?.Model.Config.Address is { } address && Uri.TryCreate(address, UriKind.Absolute, out var uri))
             {
                 activity.SetTag("server.address", uri.Host);
                 activity.SetTag("server.port", uri.Port);
@@ -54,10 +53,10 @@ internal sealed class GenAiTracingMiddleware(RequestDelegate next)
 
             var status = context.Response.StatusCode;
             activity.SetTag("http.response.status_code", status);
-            var limit = context.Features.Get<RateLimiting.LimitFeature>();
+            var limit = context.Features.Lookup<RateLimiting.LimitFeature>();
             activity.SetTag("sidecar.cluster", Resilience.ResilienceFeature.ClusterOf(context));
             activity.SetTag("sidecar.cache.result", Caching.ResponseCacheFeature.ResultOf(context));
-            activity.SetTag("sidecar.limit.outcome", limit?.Outcome ?? context.Features.Get<ModelPolicy.ModelPolicyFeature>()?.Refusal);
+            activity.SetTag("sidecar.limit.outcome", limit?.Outcome ?? context.Features.Lookup<ModelPolicy.ModelPolicyFeature>()?.Refusal);
             if (limit?.Accounted is { } usage)
             {
                 activity.SetTag("gen_ai.usage.input_tokens", usage.InputTokens);

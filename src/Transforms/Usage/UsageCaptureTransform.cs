@@ -14,7 +14,7 @@ internal sealed class UsageCaptureTransform : ResponseTransform
 
     public override ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        var feature = context.HttpContext.Features.Get<UsageFeature>();
+        var feature = context.HttpContext.Features.Lookup<UsageFeature>();
         if (feature is null || feature.Accumulator is not null || context.ProxyResponse is not { IsSuccessStatusCode: true } response)
         {
             return ValueTask.CompletedTask;
@@ -22,7 +22,7 @@ internal sealed class UsageCaptureTransform : ResponseTransform
 
         var contentType = response.Content.Headers.ContentType;
         var isSse = contentType?.MediaType?.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-        var usage = new UsageAccumulator(isSse, feature.Tracking.StripInjectedUsage, context.HttpContext.Features.Get<InferenceRequestFeature>()!.Endpoint.Stream);
+        var usage = new UsageAccumulator(isSse, feature.Tracking.StripInjectedUsage, context.HttpContext.Features.Lookup<InferenceRequestFeature>()!.Endpoint.Stream);
         feature.Accumulator = usage;
         var tracking = feature.Tracking;
         if (tracking.Recording is { } recording)

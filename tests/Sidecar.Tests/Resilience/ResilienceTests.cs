@@ -40,6 +40,11 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Routes:anthropic:Metadata:TotalTimeout"] = "00:00:02";
         settings["ReverseProxy:Routes:anthropic:Metadata:RetryBudget"] = "00:00:03";
 
+        // The Anthropic cluster with the same idle timeout but a long total: the idle timer counts from each read.
+        settings.AddRoute("patient", "patient", "anthropic");
+        settings["ReverseProxy:Routes:patient:Metadata:IdleTimeout"] = "00:00:00.500";
+        settings["ReverseProxy:Routes:patient:Metadata:TotalTimeout"] = "00:01:00";
+
         // A route to a cluster whose only destination refuses connections.
         settings.AddRoute("dead", "dead", "dead");
         settings["ReverseProxy:Routes:dead:Metadata:Fallback"] = "backup";
@@ -268,6 +273,19 @@ public sealed class ResilienceTests : IAsyncLifetime
 
         Assert.Equal(200, (int)response.StatusCode);
         await Assert.ThrowsAnyAsync<Exception>(() => read);
+    }
+
+    [Fact]
+    public async Task Send_StreamGapsEachUnderIdleTimeout_CompletesWhateverItsLength()
+    {
+        // ~11 gaps of 300 ms (3.3 s in all) against a 500 ms idle timeout: each read starts the idle time again, so a
+        // stream that keeps making progress is never cut, however long it runs in all.
+        _fake.Behavior = new FakeBehavior { ChunkDelay = TimeSpan.FromMilliseconds(300) };
+
+        var (status, body, _) = await Send("patient/v1/messages", Http.MessagesStreamBody);
+
+        Assert.Equal(200, status);
+        Assert.Contains("message_stop", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
     }
 
     [Fact]
