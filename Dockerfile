@@ -4,10 +4,12 @@
 #   docker build .                    → NativeAOT (default; the chart's default image): one native executable on
 #                                       runtime-deps (no .NET runtime), ~47 MB idle instead of ~98 (docs/aot.md)
 #   docker build --build-arg BUILD=jit .  → the JIT build on the aspnet image (dotnet InferenceSidecar.dll)
+#   --build-arg ILC_INSTRUCTION_SET=avx2    → native code for x86-64-v3 nodes only (default on x64: sse4.2, x86-64-v2)
 ARG BUILD=aot
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 ARG BUILD
+ARG ILC_INSTRUCTION_SET=
 WORKDIR /src
 COPY . .
 # publish.sh installs what the native build needs (Debian's clang and zlib1g-dev, scripts/deps.sh AOT_TOOLS).

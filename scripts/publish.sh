@@ -18,8 +18,10 @@ case $build in
     # reflection-based destructuring ({@Object}), which the sidecar never uses, reported as one IL2104 for 'Serilog'.
     # The compiler's warnings are collected here rather than made errors, so that exception can be this precise.
     log=$(mktemp)
+    # ILC_INSTRUCTION_SET overrides the instruction set the native code assumes (default on x64: sse4.2, x86-64-v2;
+    # e.g. avx2 for nodes known to be x86-64-v3; see docs/aot.md).
     if ! dotnet publish src/Sidecar/InferenceSidecar.csproj -c Release -o "$out" --use-current-runtime -p:PublishAot=true \
-        -p:TreatWarningsAsErrors=false --nologo -v quiet > "$log" 2>&1; then
+        ${ILC_INSTRUCTION_SET:+-p:IlcInstructionSet=$ILC_INSTRUCTION_SET} -p:TreatWarningsAsErrors=false --nologo -v quiet > "$log" 2>&1; then
       cat "$log"; rm -f "$log"; exit 1
     fi
     unexpected=$(grep -E 'warning (IL|SYSLIB|CS|CA)[0-9]+' "$log" | grep -v "warning IL2104: Assembly 'Serilog' produced trim warnings" | sort -u || true)
