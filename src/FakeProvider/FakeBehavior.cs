@@ -12,6 +12,9 @@ public sealed record FakeBehavior
     /// <summary>Delay before each streamed event after the first.</summary>
     public TimeSpan ChunkDelay { get; init; }
 
+    /// <summary>A stream sends its headers at once, then waits this long before its first event.</summary>
+    public TimeSpan FirstEventDelay { get; init; }
+
     /// <summary>When set, a stream is aborted (connection reset) after this many content events.</summary>
     public int? FailAfterChunks { get; init; }
 

@@ -426,6 +426,12 @@ public static partial class FakeProviderEndpoints
             return true;
         }
 
+        if (index == 0 && behavior.FirstEventDelay > TimeSpan.Zero)
+        {
+            await context.Response.Body.FlushAsync(context.RequestAborted); // the headers go out now
+            await Task.Delay(behavior.FirstEventDelay, context.RequestAborted);
+        }
+
         if (index == 1 && behavior.Gate is { } gate)
         {
             await gate.WaitAsync(context.RequestAborted);

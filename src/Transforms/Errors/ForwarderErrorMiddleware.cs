@@ -40,6 +40,7 @@ internal sealed partial class ForwarderErrorMiddleware(RequestDelegate next, ILo
             return;
         }
 
+        Streaming.HoldingResponseBody.Unwrap(context); // the wrappers were made for the provider's stream, not this answer
         await ProviderErrors.WriteAsync(context, feature?.Provider ?? NotFound.GuessProvider(context.Request), status, message);
     }
 

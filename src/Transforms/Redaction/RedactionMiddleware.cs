@@ -37,6 +37,17 @@ internal sealed class RedactionMiddleware(RequestDelegate next, LiveOptions<Side
         var redactedUpload = parsed is null ? RedactUpload(upload!.Body.Span, redactor, findings) : null;
         if (edits is not null || redactedUpload is not null)
         {
+            // A secret sent as the model name would otherwise go on from the parse to every place that shows the model:
+            // refusals ("model … has no price"), logs, usage rows, spans. They get the redacted name, as the upstream does.
+            if (parsed?.Info.Model is { } model && redactor.MayContain(model) && redactor.Redact(model, []) is { } redactedModel)
+            {
+                parsed.Info = parsed.Info with { Model = redactedModel };
+                if (!feature.ModelFromUrl)
+                {
+                    feature.Model = redactedModel;
+                }
+            }
+
             context.RaiseThreat(ThreatSignals.Secret);
             var action = mode == RedactionMode.Block ? "block" : "redact";
             foreach (var finding in findings)

@@ -85,7 +85,7 @@ internal sealed partial class RedisConnection : IDisposable
     public static TimeSpan ProbeInterval { get; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How many <c>RedisTimeout</c>s of silence, with calls outstanding, declare Redis down.</summary>
-    public const int SilenceFactor = 4;
+    public const int SilenceFactor = 10;
 
     /// <summary>The longest any call waits for an answer, however alive Redis looks.</summary>
     public static TimeSpan MaxWait { get; } = TimeSpan.FromSeconds(2);
@@ -321,9 +321,18 @@ internal sealed partial class RedisConnection : IDisposable
             confirming = silent;
             var wait = silent ? timeout : TimeSpan.FromSeconds(Math.Max(1.0, Math.Min(lastSign + silence, deadline) - now) / _time.TimestampFrequency);
             using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var asleep = _time.GetTimestamp();
             await Task.WhenAny(pending, outage, Task.Delay(wait, _time, delay.Token)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             await delay.CancelAsync();
             cancellationToken.ThrowIfCancellationRequested();
+            if (!pending.IsCompleted && _time.GetElapsedTime(asleep) - wait > timeout)
+            {
+                // This wait woke more than a whole RedisTimeout late: this process was stalled (a cold burst's JIT and
+                // queue, a GC pause), so the silence it measured says nothing about Redis. Count it as alive; MaxWait
+                // still bounds the call. A frozen Redis behind a process that keeps up is declared down as before.
+                MarkAnswered();
+                confirming = false;
+            }
         }
     }
 
@@ -337,6 +346,14 @@ internal sealed partial class RedisConnection : IDisposable
     private void ObserveProgress()
     {
         var counters = _multiplexer.GetCounters().Interactive;
+        if (counters.SentItemsAwaitingResponse == 0)
+        {
+            // Redis owes no reply: everything sent has been answered, so whatever is late is late on this side (a cold
+            // burst's thread pool has not yet run the completions). Without this, a burst whose replies had all been
+            // read before the first look was taken for silence, and three cold replicas admitted up to 3× the limit.
+            MarkAnswered();
+        }
+
         var answered = counters.OperationCount - counters.SentItemsAwaitingResponse - counters.PendingUnsentItems;
         var seen = Interlocked.Exchange(ref _answeredSeen, answered);
         if (seen != -1 && seen != answered)

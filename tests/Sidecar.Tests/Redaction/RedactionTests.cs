@@ -100,6 +100,26 @@ public sealed class RedactionTests : IAsyncLifetime
         Assert.DoesNotContain(secret, _setup.Sidecar.Logs.All, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("openai/v1/chat/completions", false)]
+    [InlineData("openai/v1/chat/completions", true)] // JSON-escaped: \u0073k-…
+    [InlineData("anthropic/v1/messages", false)] // a Block route: refused, and still not logged
+    public async Task Send_SecretAsModelName_NeverInAnswerLogsOrUpstream(string path, bool escaped)
+    {
+        // The model name is echoed by refusals ("model … has no price"), logged, and kept in usage rows: a secret there
+        // must be redacted before any of them sees it, as it is in the forwarded body.
+        var secret = SecretCorpus.Positives[0].Secret;
+        var model = escaped ? "\\u0073" + secret[1..] : secret;
+        var body = $$"""{"model":"{{model}}","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]}""";
+
+        var (status, response, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post(path, body, ("X-User-Id", "alice")));
+
+        Assert.NotEqual(500, status);
+        Assert.DoesNotContain(secret[3..], Encoding.UTF8.GetString(response), StringComparison.Ordinal);
+        Assert.All(_setup.Fake.Received, r => Assert.DoesNotContain(secret[3..], r.BodyText, StringComparison.Ordinal));
+        Assert.DoesNotContain(secret[3..], _setup.Sidecar.Logs.All, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Send_OffRoute_ForwardedUntouched()
     {

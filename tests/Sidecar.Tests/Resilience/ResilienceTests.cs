@@ -45,6 +45,10 @@ public sealed class ResilienceTests : IAsyncLifetime
         settings["ReverseProxy:Routes:patient:Metadata:IdleTimeout"] = "00:00:00.500";
         settings["ReverseProxy:Routes:patient:Metadata:TotalTimeout"] = "00:01:00";
 
+        // The OpenAI cluster with a short idle timeout and no fallback.
+        settings.AddRoute("quick", "quick", "openai");
+        settings["ReverseProxy:Routes:quick:Metadata:IdleTimeout"] = "00:00:00.500";
+
         // A route to a cluster whose only destination refuses connections.
         settings.AddRoute("dead", "dead", "dead");
         settings["ReverseProxy:Routes:dead:Metadata:Fallback"] = "backup";
@@ -286,6 +290,23 @@ public sealed class ResilienceTests : IAsyncLifetime
 
         Assert.Equal(200, status);
         Assert.Contains("message_stop", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(Http.ChatStreamBody)] // the sidecar asks for usage itself (stream_options), so it strips the usage chunk
+    [InlineData("""{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}""")]
+    public async Task Send_StreamHeadersThenSilenceBeyondIdleTimeout_504InDialect(string body)
+    {
+        // Headers arrive, then nothing: no byte reached the client, so the timeout is still a 504 with an error body —
+        // whatever wraps the response body to read or strip the stream must not swallow it (it was a bare 500 with
+        // "Content-Length mismatch" when the sidecar had injected stream_options).
+        _fake.Behavior = new FakeBehavior { FirstEventDelay = TimeSpan.FromSeconds(3) };
+
+        var (status, answer, response) = await Send("quick/v1/chat/completions", body);
+
+        Assert.Equal(504, status);
+        Assert.Contains("did not answer in time", Http.OpenAIErrorMessage(answer), StringComparison.Ordinal);
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
     }
 
     [Fact]
