@@ -26,6 +26,9 @@ internal static class FeatureLookup
     public static IReverseProxyFeature GetProxyFeature(this HttpContext context) =>
         context.Features.Lookup<IReverseProxyFeature>() ?? ThrowNoProxyFeature();
 
+    /// <summary>YARP's per-request feature when the request went through a proxy route (unit tests may build contexts without one).</summary>
+    public static IReverseProxyFeature? GetReverseProxyFeatureOrNull(this HttpContext context) => context.Features.Lookup<IReverseProxyFeature>();
+
     private static IReverseProxyFeature ThrowNoProxyFeature() =>
         throw new InvalidOperationException("The request did not go through a reverse proxy route.");
 }

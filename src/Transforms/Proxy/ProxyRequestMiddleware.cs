@@ -37,7 +37,7 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             metrics.UnknownEndpoint(feature.RouteId, deny ? "deny" : "forward");
             if (deny)
             {
-                return RefuseAsync(context, live.Current.MaxRequestBodyBytes, feature.Provider, StatusCodes.Status404NotFound, "This route does not serve this endpoint.", "unknown_endpoint");
+                return context.RefuseAsync(live.Current.MaxRequestBodyBytes, feature.Provider, StatusCodes.Status404NotFound, "This route does not serve this endpoint.", "unknown_endpoint");
             }
         }
 
@@ -52,7 +52,7 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
             if (context.HasBody())
             {
                 context.Response.Headers.Allow = "POST";
-                return RefuseAsync(context, live.Current.MaxRequestBodyBytes, feature.Provider, StatusCodes.Status405MethodNotAllowed, $"This endpoint takes POST, not {Bounded(request.Method)}.", "method_not_allowed");
+                return context.RefuseAsync(live.Current.MaxRequestBodyBytes, feature.Provider, StatusCodes.Status405MethodNotAllowed, $"This endpoint takes POST, not {Bounded(request.Method)}.", "method_not_allowed");
             }
 
             endpoint = ProviderEndpoints.Retrieval; // e.g. GET /v1/chat/completions lists stored completions
@@ -60,12 +60,6 @@ internal sealed class ProxyRequestMiddleware(RequestDelegate next, LiveOptions<S
 
         feature.Endpoint = endpoint;
         return next(context); // no await: a request this step lets through costs no state machine
-    }
-
-    private static async Task RefuseAsync(HttpContext context, long limit, ProviderKind provider, int status, string message, string code)
-    {
-        await context.DrainBodyAsync(limit);
-        await ProviderErrors.WriteAsync(context, provider, status, message, code);
     }
 
     /// <summary>Methods come from the client: only well-known ones are echoed.</summary>

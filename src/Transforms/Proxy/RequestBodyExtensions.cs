@@ -11,6 +11,13 @@ internal static class RequestBodyExtensions
     /// Reads and discards a body that is refused (up to the size limit), so the client receives the answer instead of a
     /// reset connection; past the limit the connection is closed after the answer.
     /// </summary>
+    /// <summary>Drains the refused body (see <see cref="DrainBodyAsync"/>), then answers in the route's dialect.</summary>
+    public static async Task RefuseAsync(this HttpContext context, long limit, Providers.ProviderKind provider, int status, string message, string code)
+    {
+        await context.DrainBodyAsync(limit);
+        await Errors.ProviderErrors.WriteAsync(context, provider, status, message, code);
+    }
+
     public static async Task DrainBodyAsync(this HttpContext context, long limit)
     {
         try

@@ -35,20 +35,13 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
         var upload = endpoint.Body != EndpointBody.Json && IsMultipart(request.ContentType);
         if (upload && !string.IsNullOrEmpty(request.Headers.ContentEncoding))
         {
-            return RefuseUploadAsync(context, feature, limit);
+            return context.RefuseAsync(limit, feature.Provider, StatusCodes.Status415UnsupportedMediaType, "Compressed uploads are not accepted.", "unsupported_encoding");
         }
 
         // A small body has usually arrived with the headers: then the read completes at once and the request goes on
         // without a state machine here.
         var read = PooledRequestBody.ReadAsync(context, limit);
-        if (!read.IsCompleted)
-        {
-            return ReadThenContinueAsync(context, feature, read, upload, limit);
-        }
-
-        return read.IsCompletedSuccessfully ? Continue(context, feature, read.Result, upload, limit)
-            : read.Exception?.InnerException is BadHttpRequestException ex ? Refuse(context, feature, ex, limit)
-            : read; // anything else propagates as before
+        return read.IsCompletedSuccessfully ? Continue(context, feature, read.Result, upload, limit) : ReadThenContinueAsync(context, feature, read, upload, limit);
     }
 
     private async Task ReadThenContinueAsync(HttpContext context, InferenceRequestFeature feature, Task<PooledRequestBody> read, bool upload, long limit)
@@ -65,12 +58,6 @@ internal sealed class RequestBodyMiddleware(RequestDelegate next, LiveOptions<Si
         }
 
         await Continue(context, feature, body, upload, limit);
-    }
-
-    private static async Task RefuseUploadAsync(HttpContext context, InferenceRequestFeature feature, long limit)
-    {
-        await context.DrainBodyAsync(limit);
-        await ProviderErrors.WriteAsync(context, feature.Provider, StatusCodes.Status415UnsupportedMediaType, "Compressed uploads are not accepted.", "unsupported_encoding");
     }
 
     private static Task Refuse(HttpContext context, InferenceRequestFeature feature, BadHttpRequestException ex, long limit)

@@ -321,18 +321,9 @@ internal sealed partial class RedisConnection : IDisposable
             confirming = silent;
             var wait = silent ? timeout : TimeSpan.FromSeconds(Math.Max(1.0, Math.Min(lastSign + silence, deadline) - now) / _time.TimestampFrequency);
             using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var asleep = _time.GetTimestamp();
             await Task.WhenAny(pending, outage, Task.Delay(wait, _time, delay.Token)).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             await delay.CancelAsync();
             cancellationToken.ThrowIfCancellationRequested();
-            if (!pending.IsCompleted && _time.GetElapsedTime(asleep) - wait > timeout)
-            {
-                // This wait woke more than a whole RedisTimeout late: this process was stalled (a cold burst's JIT and
-                // queue, a GC pause), so the silence it measured says nothing about Redis. Count it as alive; MaxWait
-                // still bounds the call. A frozen Redis behind a process that keeps up is declared down as before.
-                MarkAnswered();
-                confirming = false;
-            }
         }
     }
 

@@ -25,14 +25,13 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
 
         // Committed before the answer's first byte leaves (a client that reads a 400 and goes to another replica finds
         // the score raised there), and again at the end for any signal raised after the response started.
-        var committed = ThreatSignals.None;
-        context.Response.OnStarting(async () => committed |= await CommitAsync(context, threat, committed));
+        context.Response.OnStarting(() => CommitAsync(context, threat));
         await next(context);
-        committed |= await CommitAsync(context, threat, committed); // (a response not started yet starts after this)
+        await CommitAsync(context, threat); // (a response not started yet starts after this)
     }
 
-    /// <summary>Raises the signals of this request not yet raised (<paramref name="done"/>); returns those it raised.</summary>
-    private async ValueTask<ThreatSignals> CommitAsync(HttpContext context, ThreatFeature threat, ThreatSignals done)
+    /// <summary>Raises the signals of this request not raised yet, and notes them as committed.</summary>
+    private async Task CommitAsync(HttpContext context, ThreatFeature threat)
     {
         var signals = threat.Signals;
         var subject = Identity.IdentityFeature.UserOf(context);
@@ -43,12 +42,13 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
             signals = ThreatSignals.Unauthorized;
         }
 
-        signals &= ~done;
+        signals &= ~threat.Committed;
         if (subject is null || signals == ThreatSignals.None)
         {
-            return ThreatSignals.None;
+            return;
         }
 
+        threat.Committed |= signals;
         foreach (var signal in All)
         {
             if ((signals & signal) != 0)
@@ -56,7 +56,5 @@ internal sealed class ThreatMiddleware(RequestDelegate next, LiveOptions<Sidecar
                 await scores.RaiseAsync(subject, signal, CancellationToken.None);
             }
         }
-
-        return signals;
     }
 }

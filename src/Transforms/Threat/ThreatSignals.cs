@@ -15,6 +15,9 @@ internal enum ThreatSignals
 internal sealed class ThreatFeature
 {
     public ThreatSignals Signals { get; set; }
+
+    /// <summary>The signals already raised to the scores (each is raised once per request).</summary>
+    public ThreatSignals Committed { get; set; }
 }
 
 internal static class ThreatSignalExtensions
