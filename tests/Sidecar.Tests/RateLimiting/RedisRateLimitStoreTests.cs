@@ -1,3 +1,4 @@
+using CsCheck;
 using InferenceSidecar.Metrics;
 using InferenceSidecar.RateLimiting;
 using InferenceSidecar.Redis;
@@ -162,6 +163,67 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         }
 
         Assert.InRange(scripts, 1, 399);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_RandomOperationsInOneBatch_DecideAsTheMemoryStoreOneByOne()
+    {
+        // Random sequences of reservations, peeks and adjustments, sent at once (so they share scripts, several of them
+        // drawing from one bucket, some at another size, as a threat factor or a config reload makes), must decide
+        // exactly as the memory store deciding them one by one. Refill is negligible over a run (1 per 10^6 s). One
+        // flight at a time, so the calls run in the order they were made (with several, flights may overtake each other,
+        // which only concurrent calls can see).
+        var store = new RedisRateLimitStore(_connection, () => TimeSpan.FromSeconds(2), maxFlights: 1);
+        var gen = Gen.Select(Gen.Int[0, 9], Gen.Int[0, 7], Gen.Int[0, 6], Gen.Int[-4, 4], Gen.Bool).Array[1, 40];
+        await gen.SampleAsync(async ops =>
+        {
+            var user = "rl:{prop-" + Guid.NewGuid().ToString("N") + "}:m";
+            using var memory = new MemoryRateLimitStore(TimeProvider.System);
+            var calls = new List<(IReadOnlyList<BucketSpec> Buckets, char Kind, double[] Deltas)>();
+            foreach (var (kind, set, cost, delta, big) in ops)
+            {
+                var size = big ? 9.0 : 6.0;
+                var all = new[]
+                {
+                    new BucketSpec(user + ":req", LimitKind.Requests, false, size, size / 1e6, Math.Min(cost, 3)),
+                    new BucketSpec(user + ":tok", LimitKind.Tokens, false, size * 2, size * 2 / 1e6, cost),
+                    new BucketSpec(user + ":day", LimitKind.DailyTokens, true, size * 3, 0, cost * 2),
+                };
+                var buckets = all.Where((_, i) => ((set + 1) & (1 << i)) != 0).ToArray();
+                var op = kind < 6 ? 'r' : kind < 8 ? 'p' : 'a';
+                calls.Add((buckets, op, buckets.Select((_, i) => (double)(delta - i)).ToArray()));
+            }
+
+            // Every call enqueued before any is awaited: they leave in as few scripts as the flights allow.
+            var pending = calls.Select(c => c.Kind == 'a'
+                ? store.AdjustAsync(c.Buckets, c.Deltas, CancellationToken.None).AsTask().ContinueWith(_ => (ReservationResult?)null, TaskScheduler.Default)
+                : store.ReserveAsync(c.Buckets, c.Kind == 'p', CancellationToken.None).AsTask().ContinueWith(t => (ReservationResult?)t.Result, TaskScheduler.Default)).ToArray();
+            var fromRedis = await Task.WhenAll(pending);
+            for (var i = 0; i < calls.Count; i++)
+            {
+                var (buckets, kind, deltas) = calls[i];
+                if (kind == 'a')
+                {
+                    await memory.AdjustAsync(buckets, deltas, CancellationToken.None);
+                    continue;
+                }
+
+                var expected = memory.Reserve(buckets, kind == 'p');
+                var actual = fromRedis[i]!;
+                var what = $"call {i} of {calls.Count} ({kind}): ";
+                Assert.True(expected.Allowed == actual.Allowed, $"{what}allowed {actual.Allowed}, expected {expected.Allowed}");
+
+                // The refusing bucket is the one that clears last; two that clear within a refill's rounding of each other
+                // may be named either way, so the wait is compared rather than the index.
+                var wait = expected.RetryAfter.TotalMilliseconds;
+                Assert.True(Math.Abs(actual.RetryAfter.TotalMilliseconds - wait) <= (wait / 1000) + 2, $"{what}retry after {actual.RetryAfter}, expected {expected.RetryAfter}");
+                for (var b = 0; b < buckets.Count; b++)
+                {
+                    Assert.True(Math.Floor(expected.Readings[b].Remaining + 1e-6) == actual.Readings[b].Remaining,
+                        $"{what}{buckets[b].Key[^3..]} of size {buckets[b].Capacity} has {actual.Readings[b].Remaining}, expected {expected.Readings[b].Remaining}");
+                }
+            }
+        }, iter: 60, threads: 1);
     }
 
     [Fact]
