@@ -287,6 +287,12 @@ if [ -n "$before" ]; then
   pb=$(free_port); mb=$(free_port); pid=$(SIDECAR_DIR="$out/before" start_sidecar "$pb" "$mb" "${everything[@]}"); pids+=("$pid")
   wait_for "http://127.0.0.1:$mb/health/ready"
   run before:everything-on-memory "http://127.0.0.1:$pb/openai/v1/chat/completions" "$pid" bench/vary.lua; kill "$pid"
+  pb=$(free_port); mb=$(free_port); pid=$(SIDECAR_DIR="$out/before" start_sidecar "$pb" "$mb" "${high_limits[@]}" ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mb/health/ready"
+  run before:sidecar-limits-redis "http://127.0.0.1:$pb/openai/v1/chat/completions" "$pid" bench/post.lua; kill "$pid"
+  pb=$(free_port); mb=$(free_port); pid=$(SIDECAR_DIR="$out/before" start_sidecar "$pb" "$mb" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
+  wait_for "http://127.0.0.1:$mb/health/ready"
+  run before:sidecar-cache-hit-redis "http://127.0.0.1:$pb/openai/v1/chat/completions" "$pid" bench/post.lua; kill "$pid"
 fi
 
 echo "$loaded_evals $loaded_requests" > "$out/redis-loaded.txt"
