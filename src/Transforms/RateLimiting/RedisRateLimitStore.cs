@@ -60,6 +60,8 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         local midms = math.ceil(midnight * 1000)
         local dayms = math.ceil(midnight + 3600) * 1000
         local floor, ceil, min, max = math.floor, math.ceil, math.min, math.max
+        -- Integer replies are 64-bit: what remains is capped at 2^53 (exact in a double; a limit that large is unlimited).
+        local big = 9007199254740992
         -- Slots: the distinct bucket fields (hash, field pair, daily). Specs: what operations draw from, a slot and its size.
         local LK, LF, LG, LD = {}, {}, {}, {}
         local SL, SC, SR = {}, {}, {}
@@ -142,7 +144,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
                 if LD[l] then lv[l] = lv[l] + cost else lv[l] = v; la[l] = now end
                 touched[l] = true
               end
-              out[n + 1] = floor(v)
+              out[n + 1] = max(-big, min(big, floor(v)))
               if LD[l] then out[n + 2] = midms else out[n + 2] = ceil(max(0, SC[s] - v) / SR[s] * 1000) end
               n = n + 2
             end
@@ -209,6 +211,15 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
 
     private void Enqueue(Operation operation)
     {
+        if (redis.IsFailing)
+        {
+            // Redis is declared down: a call fails at once unless it is the one probe allowed through, and a probe waits
+            // up to RedisTimeout. Sent alone, outside the flight, no call waits behind a probe (with one flight, every
+            // request of the outage would otherwise queue behind each probe: p50 1.6 -> 12.9 ms with Redis frozen).
+            _ = SendAsync([operation]);
+            return;
+        }
+
         _pending.Enqueue(operation);
         if (TryStartFlight())
         {

@@ -227,6 +227,57 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReserveAsync_CapacityBeyondLongRange_AdmittedAndRemainingCapped()
+    {
+        // CostPerDay may be configured as high as a double goes (1e15 USD is 1e21 micro-dollars): the script's integer
+        // replies must not overflow into a refusal or a negative remainder.
+        var key = Key();
+        BucketSpec[] buckets = [new(key + ":cost", LimitKind.DailyCost, true, 1e21, 0, 525), new(key + ":tok", LimitKind.Tokens, false, 1e300, 1e298, 60)];
+
+        var first = await _store.ReserveAsync(buckets, false, CancellationToken.None);
+        var peek = await _store.ReserveAsync(buckets, true, CancellationToken.None);
+
+        Assert.True(first.Allowed);
+        Assert.True(peek.Allowed);
+        Assert.All(peek.Readings, r => Assert.Equal(9007199254740992, r.Remaining));
+    }
+
+    [Fact]
+    public async Task ReserveAsync_RedisDownWhileAProbeWaits_OtherCallsFailAtOnce()
+    {
+        // While Redis is declared down, one call in each ProbeInterval tries it and waits up to RedisTimeout; the others
+        // must fail at once (and fall back), not queue behind the probe's flight.
+        var timeout = TimeSpan.FromMilliseconds(50);
+        var store = new RedisRateLimitStore(_connection, () => timeout);
+        BucketSpec[] buckets = [new(Key() + ":req", LimitKind.Requests, false, 10, 1, 1)];
+        await store.ReserveAsync(buckets, false, CancellationToken.None);
+        _redis.Freeze();
+        Task<ReservationResult> probe;
+        try
+        {
+            await Assert.ThrowsAsync<RedisUnavailableException>(async () => await store.ReserveAsync(buckets, false, CancellationToken.None));
+            Assert.True(_connection.IsFailing);
+            timeout = TimeSpan.FromSeconds(5);
+            await Task.Delay(RedisConnection.ProbeInterval * 2);
+
+            probe = store.ReserveAsync(buckets, false, CancellationToken.None).AsTask();
+            var others = Enumerable.Range(0, 5).Select(_ => store.ReserveAsync(buckets, false, CancellationToken.None).AsTask()).ToArray();
+            foreach (var other in others)
+            {
+                await Assert.ThrowsAsync<RedisUnavailableException>(() => other);
+            }
+
+            Assert.False(probe.IsCompleted, "the other calls waited for the probe");
+        }
+        finally
+        {
+            _redis.Thaw();
+        }
+
+        await probe; // Redis is back: the probe gets its answer
+    }
+
+    [Fact]
     public async Task AdjustAsync_RedisDown_EveryWaiterGetsUnavailableAndTheNextBatchStillRuns()
     {
         var bucket = new BucketSpec(Key() + ":day", LimitKind.DailyTokens, true, 1000, 0, 0);
