@@ -14,10 +14,11 @@ namespace InferenceSidecar.RateLimiting;
 /// and one script call for a whole batch. Operations run in queue order inside the script, so a batch decides
 /// exactly as the same calls one by one would, and a bucket that several of them draw from is read, computed and
 /// written once per batch. A token bucket is two hash fields, its level (<c>v</c>) and when that was (<c>a</c>); a
-/// daily window is two, the UTC day it counts (<c>d</c>) and what was used that day (<c>u</c>); a new day starts from zero. Every key a
-/// script touches is declared in KEYS, and all keys of a user share the <c>{user}</c> hash tag, so a user's operations
-/// run on one slot of a Redis Cluster. Token buckets expire once they would be full again (+60 s), daily windows an
-/// hour after midnight UTC.
+/// daily window is two, the UTC day it counts (<c>d</c>) and what was used that day (<c>u</c>); a new day starts from
+/// zero. Every key a script touches is declared in KEYS, and all keys of a user share the <c>{user}</c> hash tag, so a
+/// user's operations run on one slot of a Redis Cluster. Token buckets expire once they would be full again (+60 s),
+/// daily windows an hour after midnight UTC. While Redis is declared down, calls are sent one by one (see
+/// <see cref="Enqueue"/>).
 /// </summary>
 internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout, int maxFlights = RedisRateLimitStore.MaxFlights) : IRateLimitStore
 {
