@@ -61,7 +61,8 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         local midms = math.ceil(midnight * 1000)
         local dayms = math.ceil(midnight + 3600) * 1000
         local floor, ceil, min, max = math.floor, math.ceil, math.min, math.max
-        -- Integer replies are 64-bit: what remains is capped at 2^53 (exact in a double; a limit that large is unlimited).
+        -- Integer replies are 64-bit: what remains beyond 2^53 goes back as a string (Lua's %.14g; a limit that large is
+        -- unlimited in all but name, and its reading stays within a double's precision).
         local big = 9007199254740992
         -- Slots: the distinct bucket fields (hash, field pair, daily). Specs: what operations draw from, a slot and its size.
         local LK, LF, LG, LD = {}, {}, {}, {}
@@ -145,7 +146,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
                 if LD[l] then lv[l] = lv[l] + cost else lv[l] = v; la[l] = now end
                 touched[l] = true
               end
-              out[n + 1] = max(-big, min(big, floor(v)))
+              if v > big or v < -big then out[n + 1] = tostring(v) else out[n + 1] = floor(v) end
               if LD[l] then out[n + 2] = midms else out[n + 2] = ceil(max(0, SC[s] - v) / SR[s] * 1000) end
               n = n + 2
             end
@@ -371,7 +372,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             var readings = new BucketReading[operation.Buckets.Count];
             for (var i = 0; i < readings.Length; i++)
             {
-                readings[i] = new BucketReading((long)values[at + 2 + (i * 2)], TimeSpan.FromMilliseconds((long)values[at + 3 + (i * 2)]));
+                readings[i] = new BucketReading(Whole(values[at + 2 + (i * 2)]), TimeSpan.FromMilliseconds((long)values[at + 3 + (i * 2)]));
             }
 
             operation.Result.TrySetResult(new ReservationResult(rejected, TimeSpan.FromMilliseconds((long)values[at + 1]), readings));
@@ -389,6 +390,9 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         var close = open < 0 ? -1 : key.IndexOf("}:", open + 1, StringComparison.Ordinal);
         return close < 0 ? (key, "_") : (key[..(close + 1)], key[(close + 2)..]);
     }
+
+    private static double Whole(RedisResult value) =>
+        value.Resp2Type == ResultType.Integer ? (long)value : double.Parse((string)value!, System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>One queued reservation, peek or adjustment, and the waiter it completes.</summary>
     private sealed class Operation(char kind, IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double>? deltas)

@@ -72,6 +72,11 @@ internal sealed partial class RedisConnection : IDisposable
 
         options.KeepAlive = 1;
 
+        // A command issued while disconnected fails at once instead of waiting in the multiplexer's backlog: a probe that
+        // the sidecar already gave up on (its request served by the fallback) must not run when Redis returns, or every
+        // probe of an outage would take from its user's shared buckets afterwards.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+
         // Replies are read on two dedicated threads, not the thread pool: under a cold-start burst the pool's queue holds
         // hundreds of request work items, and a reader queued behind them made a healthy Redis look silent.
         _sockets = new SocketManager("sidecar-redis", workerCount: 2, SocketManager.SocketManagerOptions.UseHighPrioritySocketThreads);

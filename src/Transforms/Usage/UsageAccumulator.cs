@@ -375,7 +375,7 @@ internal sealed class UsageAccumulator : IDisposable
             }
 
             reader.Read();
-            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0) // a negative count is not a count: as if unreported
             {
                 target = value;
             }
@@ -402,7 +402,7 @@ internal sealed class UsageAccumulator : IDisposable
             var isFirst = reader.ValueTextEquals(first);
             var isSecond = !isFirst && reader.ValueTextEquals(second);
             reader.Read();
-            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value))
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0) // a negative count is not a count: as if unreported
             {
                 if (isFirst)
                 {

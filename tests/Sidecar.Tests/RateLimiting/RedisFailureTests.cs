@@ -1,3 +1,4 @@
+using InferenceSidecar.Redis;
 using System.Diagnostics;
 using InferenceSidecar.FakeProvider;
 using InferenceSidecar.Tests.Infrastructure;
@@ -91,6 +92,29 @@ public sealed class RedisFailureTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("Degraded", readyBody, StringComparison.Ordinal);
         Assert.Contains(sidecar.Logs.Events, e => e.RenderMessage().Contains("Redis is unavailable", StringComparison.Ordinal));
         Assert.True(recovery <= TimeSpan.FromSeconds(5), $"shared limits came back after {recovery.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task Open_RedisKilledWhileProbed_NoProbeRunsWhenRedisReturns()
+    {
+        // While Redis is down, one request per ProbeInterval tries it. A probe the sidecar gave up on (its request served
+        // by the fallback) must not run later: the multiplexer would otherwise hold it and replay it on reconnect,
+        // taking from the user's shared buckets for requests already counted locally.
+        await using var sidecar = await StartSidecarAsync("Open");
+        await SendAsync(sidecar, "warm", 1);
+        _redis.Kill();
+        for (var i = 0; i < 6; i++)
+        {
+            var (status, _, _) = await Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "probed")));
+            Assert.Equal(200, status);
+            await Task.Delay(RedisConnection.ProbeInterval * 1.5); // every request after the first is a probe
+        }
+
+        await _redis.RestartAsync();
+        var recovery = await TimeUntilSharedAgainAsync(sidecar);
+
+        Assert.True(recovery <= TimeSpan.FromSeconds(5), $"shared limits came back after {recovery.TotalSeconds:0.0} s");
+        Assert.Equal(":0", await _redis.CommandAsync("EXISTS rl:{probed}"));
     }
 
     [Fact]

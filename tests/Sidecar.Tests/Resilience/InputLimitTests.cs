@@ -94,6 +94,32 @@ public sealed class InputLimitTests : IAsyncLifetime
         await AssertStillServesAsync();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Send_UpstreamReportsNegativeUsage_AnswerPassesThroughNoReset(bool stream)
+    {
+        // A provider (or a broken self-hosted server) reporting negative token counts: the answer reaches the client as
+        // sent, and the counts are treated as unreported (a negative counter increment used to throw mid-response and
+        // reset the connection).
+        _slow.Given(WireMockUpstream.Post("/v1/chat/completions")).RespondWith(stream
+            ? WireMockUpstream.Sse(CannedAnswers.OpenAIChunk("Hello.") + CannedAnswers.OpenAIUsageChunk(-100000, -100000) + "data: [DONE]\n\n")
+            : WireMockUpstream.Json(200, CannedAnswers.OpenAIChat("Hello.", -100000, -100000)));
+        var body = stream ? Http.ChatBody.Replace("\"messages\"", "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\"", StringComparison.Ordinal) : Http.ChatBody;
+
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, bytes, _) = await Http.SendAsync(_setup.Sidecar.Client, Http.Post("slow/v1/chat/completions", body, ("X-User-Id", "negative-" + stream)));
+            var text = Encoding.UTF8.GetString(bytes);
+
+            Assert.Equal(200, status);
+            Assert.Contains("Hello.", text, StringComparison.Ordinal);
+            Assert.Contains("-100000", text, StringComparison.Ordinal);
+        }
+
+        await AssertStillServesAsync();
+    }
+
     [Fact]
     public async Task Send_OverConcurrencyCap_503FastWithRetryAfter()
     {
