@@ -152,29 +152,26 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             end
           end
         end
-        -- One write per hash; its TTL only ever grows (a request-only call must not cut short a daily window's). A token
-        -- bucket's key lives until the bucket would be full again (at the size that wrote it last), plus 60 s.
+        -- One write per hash; its TTL only ever grows (a request-only call must not cut short a daily window's). A daily
+        -- window's key lives until an hour after midnight, a token bucket's until it would be full again (at the largest
+        -- size the batch saw it at), plus 60 s.
         local writes, need = {}, {}
         for l in pairs(touched) do
           local ki = LK[l]
           local w = writes[ki]
           if not w then w = {}; writes[ki] = w; need[ki] = 0 end
-          local ms
           if LD[l] then
             w[#w + 1] = LF[l]; w[#w + 1] = today; w[#w + 1] = LG[l]; w[#w + 1] = lv[l]
-            ms = dayms
+            need[ki] = max(need[ki], dayms)
           else
             w[#w + 1] = LF[l]; w[#w + 1] = lv[l]; w[#w + 1] = LG[l]; w[#w + 1] = now
-            ms = 0
           end
-          if need[ki] < ms then need[ki] = ms end
         end
         for s = 1, #SL do
           local l = SL[s]
           if touched[l] and not LD[l] then
             local ki = LK[l]
-            local ms = ceil((max(0, SC[s] - lv[l]) / SR[s] + 60) * 1000)
-            if need[ki] < ms then need[ki] = ms end
+            need[ki] = max(need[ki], ceil((max(0, SC[s] - lv[l]) / SR[s] + 60) * 1000))
           end
         end
         for ki, w in pairs(writes) do

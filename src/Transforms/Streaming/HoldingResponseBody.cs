@@ -19,11 +19,6 @@ internal interface IHoldingResponseBody
 internal static class HoldingResponseBody
 {
     /// <summary>
-    /// Ends the response body chain, outermost wrapper first, so what redaction held back still passes usage capture and
-    /// the cache recording. Called once, where the forwarder has returned and before the cache and the limiter read the
-    /// usage (<c>ResponseBodyCompletionMiddleware</c>); a client that left gets nothing more.
-    /// </summary>
-    /// <summary>
     /// Takes the wrappers off the response body, so that an answer the sidecar writes itself after a failed forward (a
     /// dialect error) goes to the client as it is, not through a wrapper that reads or strips the provider's stream
     /// (usage capture holds back an unfinished SSE event, and would swallow a JSON error body whole).
@@ -36,6 +31,11 @@ internal static class HoldingResponseBody
         }
     }
 
+    /// <summary>
+    /// Ends the response body chain, outermost wrapper first, so what redaction held back still passes usage capture and
+    /// the cache recording. Called once, where the forwarder has returned and before the cache and the limiter read the
+    /// usage (<c>ResponseBodyCompletionMiddleware</c>); a client that left gets nothing more.
+    /// </summary>
     public static async Task CompleteAsync(HttpContext context)
     {
         if (context.RequestAborted.IsCancellationRequested)

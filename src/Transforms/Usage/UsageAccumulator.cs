@@ -375,11 +375,18 @@ internal sealed class UsageAccumulator : IDisposable
             }
 
             reader.Read();
-            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0) // a negative count is not a count: as if unreported
+            if (TryReadCount(ref reader, out var value))
             {
                 target = value;
             }
         }
+    }
+
+    /// <summary>At a member's value: a token count, if it is one. A negative number is not a count: as if unreported.</summary>
+    private static bool TryReadCount(ref Utf8JsonReader reader, out long value)
+    {
+        value = 0;
+        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out value) && value >= 0;
     }
 
     /// <summary>At the value of a usage detail object: reads two of its numeric members (anything else is skipped).</summary>
@@ -402,7 +409,7 @@ internal sealed class UsageAccumulator : IDisposable
             var isFirst = reader.ValueTextEquals(first);
             var isSecond = !isFirst && reader.ValueTextEquals(second);
             reader.Read();
-            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value) && value >= 0) // a negative count is not a count: as if unreported
+            if (TryReadCount(ref reader, out var value))
             {
                 if (isFirst)
                 {
