@@ -2,7 +2,7 @@
 # CPU profile of one sidecar mode (or plain YARP) at saturation, charged to the owning assembly (docs/profile.md).
 # Usage: bench/profile.sh DIR MODE [OUT]
 #   DIR   a published sidecar (scripts/publish.sh DIR jit|aot), or "plain" for bench/PlainYarp
-#   MODE  pass | memory | redis | all (everything on, cache misses)
+#   MODE  pass | memory | redis | cache-memory | cache-redis (hits) | all (everything on, cache misses)
 # Needs Debian's linux-perf (installed when missing), nginx, wrk, redis-server. Ends only the processes it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,8 @@ else
     pass) extra=(Sidecar__RateLimits__Tiers__default__RequestsPerMinute=0 Sidecar__RateLimits__Tiers__default__TokensPerMinute=0 Sidecar__RateLimits__Tiers__default__TokensPerDay=0 Sidecar__RateLimits__Tiers__default__CostPerDay=0) ;;
     memory) ;;
     redis) extra=(ConnectionStrings__Redis=127.0.0.1:$redis) ;;
+    cache-memory) extra=(ReverseProxy__Routes__openai__Metadata__Cache=On) ;;
+    cache-redis) extra=(ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis=127.0.0.1:$redis) ;;
     all) extra=(ReverseProxy__Routes__openai__Metadata__Redaction=Redact ReverseProxy__Routes__openai__Metadata__Cache=On Serilog__MinimumLevel__Default=Information Serilog__MinimumLevel__Override__Microsoft.AspNetCore=Warning); script=bench/vary.lua ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac

@@ -194,6 +194,32 @@ if everything_peak:
     goal_row("RSS under the everything-on load (peak)", f"{everything_peak / 1024:.0f} MB", "-", "≤ 90 MB (AOT build)", everything_peak / 1024 <= 90)
 out["issue16"] = issue
 
+# Issue 13's bench targets: every row from this one run.
+print()
+print("### Issue 13 goals, this run")
+print()
+print("| row | measured | goal | met |")
+print("|---|---|---|---|")
+issue13 = {}
+
+
+def goal13(label, value, goal, ok):
+    issue13[label] = dict(value=value, goal=goal, met=ok)
+    print(f"| {label} | {value} | {goal} | {'yes' if ok else 'no'} |")
+
+
+if "sidecar-limits-redis" in rows and "sidecar-limits-memory" in rows:
+    x = rows["sidecar-limits-redis"]["rps"] / rows["sidecar-limits-memory"]["rps"]
+    goal13("limits in Redis, × limits in memory (throughput)", f"{x:.2f}× ({rows['sidecar-limits-redis']['rps']:.0f} / {rows['sidecar-limits-memory']['rps']:.0f} req/s)", "≥ 0.8×", x >= 0.8)
+if "sidecar-limits-redis" in latency:
+    a = latency["sidecar-limits-redis"]
+    goal13("Redis limit check, added p50 at half load (vs pass-through at the same rate)", f"{a['added_p50']:+.2f} ms (at {a['rate']:.0f} req/s)", "≤ 0.15 ms", a["added_p50"] <= 0.15)
+for name, label in (("sidecar-cache-hit-redis", "cache hit from Redis (near copies on, the default)"), ("sidecar-cache-hit-redis-no-near", "cache hit from Redis, NearCache false (every hit read from Redis)")):
+    if name in rows:
+        x = rows[name]["rps"] / pt["rps"]
+        goal13(f"{label}, × pass-through", f"{x:.2f}×", "≥ 1.5×", x >= 1.5)
+out["issue13"] = issue13
+
 trips = evals / 200  # run.sh counts Redis scripts over exactly 200 sequential requests
 out["redis_scripts_per_request"] = trips
 loaded_evals, loaded_requests = (int(v) for v in open(os.path.join(out_dir, "redis-loaded.txt")).read().split())
@@ -205,7 +231,7 @@ print()
 mem, red = rows["sidecar-limits-memory"], rows["sidecar-limits-redis"]
 print(f"- limiter in memory: {mem['rps'] / pt['rps']:.2f}× pass-through throughput")
 print(f"- limiter in Redis: {red['rps'] / pt['rps']:.2f}× pass-through throughput; Redis scripts per request: {trips:.2f} one request at a time (1 reserve on the request path + 1 reconcile after the response), {loaded:.2f} under the saturated run (reconciliations of overlapping requests share one script)")
-for mode, label in (("sidecar-cache-hit-memory", "cache hit in memory"), ("sidecar-cache-hit-redis", "cache hit in Redis")):
+for mode, label in (("sidecar-cache-hit-memory", "cache hit in memory"), ("sidecar-cache-hit-redis", "cache hit in Redis (near copies)"), ("sidecar-cache-hit-redis-no-near", "cache hit in Redis, every hit read from Redis")):
     if mode in rows:
         c = rows[mode]
         print(f"- {label}: {c['rps'] / pt['rps']:.2f}× proxied (pass-through) throughput, {c['rps'] / nginx['rps']:.2f}× nginx-proxy")

@@ -183,6 +183,10 @@ run sidecar-cache-hit-memory "http://127.0.0.1:$p4/openai/v1/chat/completions" "
 p5=$(free_port); m5=$(free_port); pid=$(start_sidecar "$p5" "$m5" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis="127.0.0.1:$redis"); pids+=("$pid")
 wait_for "http://127.0.0.1:$m5/health/ready"
 run sidecar-cache-hit-redis "http://127.0.0.1:$p5/openai/v1/chat/completions" "$pid" bench/post.lua "$m5"; kill "$pid"
+# The same without near copies: every hit read from Redis (Sidecar:Cache:NearCache false).
+p5=$(free_port); m5=$(free_port); pid=$(start_sidecar "$p5" "$m5" "${high_limits[@]}" ReverseProxy__Routes__openai__Metadata__Cache=On ConnectionStrings__Redis="127.0.0.1:$redis" Sidecar__Cache__NearCache=false); pids+=("$pid")
+wait_for "http://127.0.0.1:$m5/health/ready"
+run sidecar-cache-hit-redis-no-near "http://127.0.0.1:$p5/openai/v1/chat/completions" "$pid" bench/post.lua "$m5"; kill "$pid"
 
 # Redaction cost per KB of prompt: the same prompts through one sidecar with a redacting and a pass-through route.
 p6=$(free_port); m6=$(free_port)

@@ -48,6 +48,17 @@ internal sealed class CacheLookup(RouteCachePolicy policy, string scope, string 
     /// <summary>The lookup started before the limiter, or null when the client bypasses the cache.</summary>
     public Task<CacheEntry?>? Pending { get; set; }
 
+    /// <summary>
+    /// True when the request's lookup has already found an entry (the in-memory store and near copies answer at once),
+    /// so the limiter can reserve it as a hit before <see cref="ResponseCacheMiddleware"/> serves it.
+    /// </summary>
+    public static bool IsKnownHit(HttpContext context) =>
+        context.Features.Lookup<CacheLookup>()?.Pending is { IsCompletedSuccessfully: true, Result: not null };
+
+    /// <summary>Whether the request's lookup (still in flight, or done) finds an entry; false when nothing is looked up.</summary>
+    public static async ValueTask<bool> FindsHitAsync(HttpContext context) =>
+        context.Features.Lookup<CacheLookup>()?.Pending is { } pending && await pending is not null;
+
     /// <summary>The lookup for a cacheable request, or null when the route or request is not cached.</summary>
     public static CacheLookup? Prepare(HttpContext context)
     {

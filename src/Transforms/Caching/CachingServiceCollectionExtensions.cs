@@ -4,7 +4,7 @@ namespace InferenceSidecar.Caching;
 
 internal static class CachingServiceCollectionExtensions
 {
-    /// <summary>The response cache store: in memory, or Redis when <c>ConnectionStrings:Redis</c> is set (after <c>AddSidecarRateLimiting</c>).</summary>
+    /// <summary>The response cache store: in memory, or Redis (with near copies in each replica) when <c>ConnectionStrings:Redis</c> is set (after <c>AddSidecarRateLimiting</c>).</summary>
     public static IServiceCollection AddSidecarCaching(this IServiceCollection services, IConfiguration configuration)
     {
         if (string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis")))
@@ -18,7 +18,9 @@ internal static class CachingServiceCollectionExtensions
         }
         else
         {
-            services.AddSingleton<IResponseCacheStore, RedisResponseCacheStore>();
+            services.AddSingleton<RedisResponseCacheStore>();
+            services.AddSingleton<NearCacheResponseStore>();
+            services.AddSingleton<IResponseCacheStore>(sp => sp.GetRequiredService<NearCacheResponseStore>());
         }
 
         return services;

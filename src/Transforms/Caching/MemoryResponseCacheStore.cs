@@ -51,7 +51,9 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
         }
     }
 
-    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken) => SetAsync(key, entry, ttl, replacing: false, cancellationToken);
+
+    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, bool replacing, CancellationToken cancellationToken)
     {
         var cap = capacity();
         var size = Footprint(key, entry);
@@ -99,6 +101,20 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
         }
 
         return Task.FromResult(removed);
+    }
+
+    /// <summary>Removes one key's entry, if held.</summary>
+    public Task ClearKeyAsync(string key)
+    {
+        lock (_gate)
+        {
+            if (_items.TryGetValue(key, out var node))
+            {
+                Remove(node);
+            }
+        }
+
+        return Task.CompletedTask;
     }
 
     private void Remove(LinkedListNode<Item> node)

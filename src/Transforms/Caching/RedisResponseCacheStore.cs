@@ -26,7 +26,21 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
         }
     }
 
-    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <summary>The entry and how long Redis keeps it (GET and PTTL in one round trip), or (null, null) on a miss.</summary>
+    public async Task<(CacheEntry? Entry, TimeSpan? Ttl)> GetWithExpiryAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var value = await redis.RunAsync(db => db.StringGetWithExpiryAsync(key), live.Current.Cache.RedisTimeout, cancellationToken);
+            return (CacheEntry.Deserialize(value.Value), value.Expiry);
+        }
+        catch (RedisUnavailableException)
+        {
+            return (null, null);
+        }
+    }
+
+    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, bool replacing, CancellationToken cancellationToken)
     {
         try
         {

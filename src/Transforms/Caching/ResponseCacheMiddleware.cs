@@ -98,7 +98,7 @@ internal sealed class ResponseCacheMiddleware(
             stored = Storable(context, usageFeature?.Accumulator, recording, route.RouteId, scope);
             if (stored is not null)
             {
-                await store.SetAsync(key, stored, policy.Ttl, CancellationToken.None);
+                await store.SetAsync(key, stored, policy.Ttl, replacing: noCache, CancellationToken.None);
             }
         }
         finally

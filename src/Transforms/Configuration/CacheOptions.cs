@@ -15,6 +15,13 @@ internal sealed class CacheOptions
     [Range(1024, long.MaxValue, ErrorMessage = "Sidecar:Cache:MaxMemoryBytes must be at least 1024.")]
     public long MaxMemoryBytes { get; set; } = 32L * 1024 * 1024;
 
+    /// <summary>
+    /// With Redis: each replica keeps a near copy of the entries it reads or writes (under <see cref="MaxMemoryBytes"/>),
+    /// so a repeated hit costs no Redis call. Clears and <c>no-cache</c> refreshes reach every replica's copies through
+    /// Redis pub/sub. False: every hit is read from Redis.
+    /// </summary>
+    public bool NearCache { get; set; } = true;
+
     /// <summary>When false (default) a hit counts as a request for limits but spends no token or cost budget.</summary>
     public bool HitsSpendTokens { get; set; }
 

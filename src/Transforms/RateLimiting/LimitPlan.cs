@@ -7,7 +7,7 @@ namespace InferenceSidecar.RateLimiting;
 /// <summary>
 /// The buckets one request draws from, built from the live options: per (user, model) requests and tokens per minute
 /// and per hour (model override, else tier), per user daily tokens and daily cost (tier). A figure of 0 or absent adds
-/// no bucket. <see cref="Windows"/> and <see cref="Bucket"/> are the one place where figures become capacities and
+/// no bucket; <c>requestsOnly</c> (a cache hit that spends no tokens) keeps only the request buckets. <see cref="Windows"/> and <see cref="Bucket"/> are the one place where figures become capacities and
 /// refill rates.
 /// </summary>
 internal sealed class LimitPlan
@@ -41,7 +41,7 @@ internal sealed class LimitPlan
 
     public BucketSpec[] Buckets { get; }
 
-    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1, double scale = 1)
+    public static LimitPlan Create(SidecarOptions options, string user, string tier, string? model, long inputTokens, long outputTokens, int divisor = 1, double scale = 1, bool requestsOnly = false)
     {
         var limits = options.RateLimits;
         var tierFigures = limits.Tiers.GetValueOrDefault(tier) ?? limits.Tiers.GetValueOrDefault("default");
@@ -58,15 +58,18 @@ internal sealed class LimitPlan
         {
             // The figure and its burst come from the same level: the model's when it sets the figure, else the tier's.
             var figures = modelFigures is not null && window.Figure(modelFigures) is not null ? modelFigures : tierFigures;
-            if (figures is not null)
+            if (figures is not null && (!requestsOnly || window.Kind.CountsRequests()))
             {
                 Bucket(buckets, prefix + modelKey + window.Suffix, window.Kind, window.Seconds, window.Figure(figures), window.Burst(figures),
                     window.Kind.CountsRequests() ? 1 : tokens, divisor, scale);
             }
         }
 
-        Bucket(buckets, prefix + "day:tok", LimitKind.DailyTokens, 0, tierFigures?.TokensPerDay, null, tokens, divisor, scale);
-        Bucket(buckets, prefix + "day:cost", LimitKind.DailyCost, 0, tierFigures?.CostPerDay * 1_000_000, null, cost, divisor, scale);
+        if (!requestsOnly)
+        {
+            Bucket(buckets, prefix + "day:tok", LimitKind.DailyTokens, 0, tierFigures?.TokensPerDay, null, tokens, divisor, scale);
+            Bucket(buckets, prefix + "day:cost", LimitKind.DailyCost, 0, tierFigures?.CostPerDay * 1_000_000, null, cost, divisor, scale);
+        }
         return new LimitPlan(modelKey, tokens, cost, [.. buckets]);
     }
 

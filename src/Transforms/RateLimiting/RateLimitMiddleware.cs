@@ -68,7 +68,22 @@ internal sealed class RateLimitMiddleware(
 
         // n / best_of: the provider generates that many outputs, each up to the cap.
         var output = (long)(info.MaxOutputTokens ?? live.Current.RateLimits.DefaultMaxOutputTokens) * info.Choices;
-        var decision = await limiter.ReserveAsync(caller.UserId, caller.Tier, info.Model, input, output, peek: false, context.RequestAborted);
+
+        // A hit that spends no tokens reserves only a request: at once when the lookup has already found the entry (the
+        // in-memory store and near copies answer synchronously), so nothing is given back afterwards; and when the lookup
+        // was still in flight and a token or cost budget refused, once the lookup says hit.
+        var hitsSpend = live.Current.Cache.HitsSpendTokens;
+        var hit = !hitsSpend && Caching.CacheLookup.IsKnownHit(context);
+        var decision = hit
+            ? await limiter.ReserveHitAsync(caller.UserId, caller.Tier, info.Model, context.RequestAborted)
+            : await limiter.ReserveAsync(caller.UserId, caller.Tier, info.Model, input, output, peek: false, context.RequestAborted);
+        if (!hit && !hitsSpend && !decision.Allowed && !decision.StoreUnavailable
+            && decision.RejectedBucket is { } refusing && !refusing.Limit.CountsRequests() && await Caching.CacheLookup.FindsHitAsync(context))
+        {
+            hit = true;
+            decision = await limiter.ReserveHitAsync(caller.UserId, caller.Tier, info.Model, context.RequestAborted);
+        }
+
         recent.Add(caller.UserId, info.Model);
         var clampedCap = false;
         if (!decision.Allowed && !decision.StoreUnavailable && info.Choices == 1 && ClampedOutput(decision, input, output) is { } clamped)
@@ -86,7 +101,7 @@ internal sealed class RateLimitMiddleware(
         var userId = caller.UserId;
         var model = info.Model;
         var (queued, waited) = await AfterQueueAsync(context, caller, decision,
-            ct => limiter.ReserveAsync(userId, caller.Tier, model, input, output, peek: false, ct));
+            ct => hit ? limiter.ReserveHitAsync(userId, caller.Tier, model, ct) : limiter.ReserveAsync(userId, caller.Tier, model, input, output, peek: false, ct));
         if (queued is null)
         {
             return; // the client left while waiting: nothing was reserved

@@ -14,11 +14,21 @@ internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLi
 {
     private static readonly ReservationResult Unlimited = new(-1, TimeSpan.Zero, []);
 
-    public async ValueTask<LimitDecision> ReserveAsync(string user, string tier, string? model, long inputTokens, long outputTokens, bool peek, CancellationToken cancellationToken)
+    public ValueTask<LimitDecision> ReserveAsync(string user, string tier, string? model, long inputTokens, long outputTokens, bool peek, CancellationToken cancellationToken) =>
+        ReserveAsync(user, tier, model, inputTokens, outputTokens, peek, requestsOnly: false, cancellationToken);
+
+    /// <summary>
+    /// Reserves a cache hit that spends no tokens: one request from the request buckets (per minute, per hour) only, so
+    /// neither a spent token or cost budget nor one in debt refuses it, and nothing is given back afterwards.
+    /// </summary>
+    public ValueTask<LimitDecision> ReserveHitAsync(string user, string tier, string? model, CancellationToken cancellationToken) =>
+        ReserveAsync(user, tier, model, 0, 0, peek: false, requestsOnly: true, cancellationToken);
+
+    private async ValueTask<LimitDecision> ReserveAsync(string user, string tier, string? model, long inputTokens, long outputTokens, bool peek, bool requestsOnly, CancellationToken cancellationToken)
     {
         var options = live.Current;
         var factor = scale is null ? 1.0 : await scale.ForAsync(user, cancellationToken);
-        var plan = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, scale: factor);
+        var plan = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, scale: factor, requestsOnly: requestsOnly);
         if (plan.Buckets.Length == 0)
         {
             return new LimitDecision(plan, Unlimited, memory);
@@ -41,7 +51,7 @@ internal sealed class RateLimiter(LiveOptions<SidecarOptions> live, MemoryRateLi
             }
 
             metrics.LimiterFallback();
-            var local = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, options.RateLimits.ExpectedReplicas, factor);
+            var local = LimitPlan.Create(options, user, tier, model, inputTokens, outputTokens, options.RateLimits.ExpectedReplicas, factor, requestsOnly);
             return new LimitDecision(local, memory.Reserve(local.Buckets, peek), memory, Fallback: true);
         }
     }

@@ -3,7 +3,11 @@ using InferenceSidecar.Tests.Infrastructure;
 
 namespace InferenceSidecar.Tests.Caching;
 
-/// <summary>The Redis cache store: shared by two sidecar instances, cleared through admin, and a miss (never an error) when Redis is down.</summary>
+/// <summary>
+/// The Redis cache store: shared by two sidecar instances, cleared through admin, and a miss (never an error) when Redis
+/// is down; each instance's near copies serve repeated hits without Redis and are dropped when another instance clears
+/// or refreshes the entry, or when the invalidation channel's connection drops.
+/// </summary>
 public sealed class CacheStoreSharingTests : IAsyncLifetime
 {
     private readonly ProviderKeys _keys = new();
@@ -29,20 +33,174 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         _keys.Dispose();
     }
 
-    private Dictionary<string, string?> Settings()
+    private Dictionary<string, string?> Settings(bool nearCache = true)
     {
         var settings = TestSettings.PointAt(_fake, _keys);
         settings["ConnectionStrings:Redis"] = _redis.ConnectionString;
         settings["ReverseProxy:Routes:openai:Metadata:Cache"] = "On";
         settings["Sidecar:Admin:Token"] = _keys.AdminReference;
         settings["Sidecar:RateLimits:RedisTimeout"] = "00:00:01";
+        settings["Sidecar:Cache:NearCache"] = nearCache ? "true" : "false";
+        settings["Sidecar:RateLimits:Models:token-poor:TokensPerMinute"] = "30"; // one request's worth
+        settings.Price("token-poor");
         return settings;
     }
 
     private static string Body() => $$"""{"model":"gpt-4o","messages":[{"role":"user","content":"shared {{Guid.NewGuid():N}}"}]}""";
 
-    private static Task<(int Status, byte[] Body, HttpResponseMessage Response)> Send(SidecarInstance sidecar, string body, string user = "alice") =>
-        Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", body, ("X-User-Id", user)));
+    private static Task<(int Status, byte[] Body, HttpResponseMessage Response)> Send(SidecarInstance sidecar, string body, string user = "alice", params (string, string)[] headers) =>
+        Http.SendAsync(sidecar.Client, Http.Post("openai/v1/chat/completions", body, [("X-User-Id", user), .. headers]));
+
+    private static string XCache(HttpResponseMessage response) => response.Headers.GetValues("X-Cache").Single();
+
+    /// <summary>Sends until the answer is a miss (another instance's invalidation has arrived), at most 2 s; the last X-Cache seen.</summary>
+    private static async Task<(string XCache, byte[] Body)> UntilMissAsync(SidecarInstance sidecar, string body, Func<byte[], bool>? fresh = null)
+    {
+        var last = await Send(sidecar, body);
+        for (var i = 0; i < 40 && XCache(last.Response) != "MISS" && fresh?.Invoke(last.Body) != true; i++)
+        {
+            await Task.Delay(50);
+            last = await Send(sidecar, body);
+        }
+
+        return (XCache(last.Response), last.Body);
+    }
+
+    [Fact]
+    public async Task Send_RepeatedHits_ServedFromTheNearCopyWithoutRedisReads()
+    {
+        // Arrange: stored through the first instance, read once from Redis by the second.
+        var body = Body();
+        await Send(_first, body);
+        var fromRedis = await Send(_second, body);
+        var readsBefore = await _redis.CallsAsync("get");
+
+        // Act
+        var hits = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            hits.Add(XCache((await Send(_second, body)).Response));
+        }
+
+        var readsAfter = await _redis.CallsAsync("get");
+
+        // Assert
+        Assert.Equal("HIT", XCache(fromRedis.Response));
+        Assert.All(hits, h => Assert.Equal("HIT", h));
+        Assert.Equal(readsBefore, readsAfter);
+        Assert.True(readsBefore >= 1, "the second instance's first hit read Redis");
+    }
+
+    [Fact]
+    public async Task Send_NearCacheOff_EveryHitReadsRedis()
+    {
+        // Arrange
+        await using var plain = await SidecarInstance.StartAsync(Settings(nearCache: false));
+        var body = Body();
+        await Send(_first, body);
+        var readsBefore = await _redis.CallsAsync("get");
+
+        // Act
+        var hits = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            hits.Add(XCache((await Send(plain, body)).Response));
+        }
+
+        // Assert
+        Assert.All(hits, h => Assert.Equal("HIT", h));
+        Assert.Equal(readsBefore + 5, await _redis.CallsAsync("get"));
+    }
+
+    [Fact]
+    public async Task AdminClear_OnOneInstance_OtherInstanceDropsItsNearCopy()
+    {
+        // Arrange: the second instance holds a near copy (its hits no longer read Redis).
+        var body = Body();
+        await Send(_first, body);
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+
+        // Act
+        var cleared = await Infrastructure.Admin.SendAsync(_first, HttpMethod.Delete, "admin/cache?user=alice", _keys.AdminToken);
+        var (after, _) = await UntilMissAsync(_second, body);
+
+        // Assert
+        Assert.Equal(200, cleared.Status);
+        Assert.Equal("MISS", after);
+    }
+
+    [Fact]
+    public async Task Send_NoCacheRefreshOnOneInstance_OtherInstanceServesTheNewAnswer()
+    {
+        // Arrange: the second instance holds a near copy of the first answer.
+        var body = Body();
+        await Send(_first, body);
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+
+        // Act: the first instance refreshes the entry with a different answer.
+        _fake.Behavior = new FakeBehavior { ReplyText = "A refreshed answer." };
+        var refreshed = await Send(_first, body, "alice", ("Cache-Control", "no-cache"));
+        _fake.Behavior = new FakeBehavior();
+        static bool Fresh(byte[] b) => System.Text.Encoding.UTF8.GetString(b).Contains("A refreshed answer.", StringComparison.Ordinal);
+        var (after, afterBody) = await UntilMissAsync(_second, body, Fresh);
+
+        // Assert
+        Assert.Equal("BYPASS", XCache(refreshed.Response));
+        Assert.Equal("HIT", after);
+        Assert.True(Fresh(afterBody), "the other instance still served its near copy of the replaced answer");
+    }
+
+    [Fact]
+    public async Task Send_InvalidationConnectionDropped_NearCopiesNotServed()
+    {
+        // Arrange: a near copy on the second instance; then its entry leaves Redis without any message (as if the
+        // invalidation were missed while the subscription connection was down).
+        var body = Body();
+        await Send(_first, body);
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+
+        // Act: drop every pub/sub connection, then remove the entries behind the instances' backs.
+        var subscribers = await PubSubClientsAsync();
+        Assert.NotNull(await _redis.CommandAsync("CLIENT KILL TYPE pubsub"));
+        for (var i = 0; i < 100 && await PubSubClientsAsync() < subscribers; i++)
+        {
+            await Task.Delay(50); // until both instances have noticed, reconnected and subscribed again
+        }
+
+        Assert.Equal("+OK", await _redis.CommandAsync("FLUSHALL"));
+        var after = await Send(_second, body);
+
+        // Assert
+        Assert.Equal(2, subscribers);
+        Assert.Equal(200, after.Status);
+        Assert.Equal("MISS", XCache(after.Response));
+    }
+
+    [Fact]
+    public async Task Send_HitReadFromRedisAfterTheTokenBudgetIsSpent_ServedAsARequest()
+    {
+        // Arrange: one miss through the first instance spends the user's shared tokens for the minute.
+        static string Poor(string body) => body.Replace("gpt-4o", "token-poor", StringComparison.Ordinal).Replace("\"messages\"", "\"max_tokens\":10,\"messages\"", StringComparison.Ordinal);
+        var body = Poor(Body());
+        var miss = await Send(_first, body, "poor");
+
+        // Act: the second instance has no near copy, so its lookup is still in flight when a token budget refuses.
+        var other = await Send(_second, Poor(Body()), "poor");
+        var hit = await Send(_second, body, "poor");
+
+        // Assert
+        Assert.Equal(200, miss.Status);
+        Assert.Equal(429, other.Status);
+        Assert.Equal(200, hit.Status);
+        Assert.Equal("HIT", XCache(hit.Response));
+        Assert.Equal(miss.Body, hit.Body);
+    }
+
+    private async Task<int> PubSubClientsAsync() =>
+        (await _redis.BulkAsync("CLIENT LIST TYPE pubsub")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
 
     [Fact]
     public async Task Send_StoredByOneInstance_HitOnTheOther()

@@ -24,6 +24,8 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "1000";
         settings["Sidecar:RateLimits:Models:slow-bucket:RequestsPerMinute"] = "3"; // one refill per 20 s: readings stay put
         settings.Price("slow-bucket");
+        settings["Sidecar:RateLimits:Models:token-poor:TokensPerMinute"] = "30"; // one request's worth
+        settings.Price("token-poor");
     });
 
     public async Task DisposeAsync() => await _setup.DisposeAsync();
@@ -232,6 +234,45 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         Assert.Equal(afterMiss, afterHit);
         Assert.InRange(requestsAfter - requestsBefore, 0.9, 1.0);
         Assert.True(hit.Response.Headers.Contains("x-ratelimit-remaining-requests"));
+    }
+
+    [Fact]
+    public async Task Send_HitAfterTheTokenBudgetIsSpent_ServedAsARequest()
+    {
+        // Arrange: one miss spends the user's tokens for the minute.
+        var body = Chat(Prompt()).Replace("gpt-4o", "token-poor", StringComparison.Ordinal).Replace("\"stream\"", "\"max_tokens\":10,\"stream\"", StringComparison.Ordinal);
+        var miss = await Send("openai/v1/chat/completions", body, "poor");
+
+        // Act
+        var other = await Send("openai/v1/chat/completions", Chat(Prompt()).Replace("gpt-4o", "token-poor", StringComparison.Ordinal).Replace("\"stream\"", "\"max_tokens\":10,\"stream\"", StringComparison.Ordinal), "poor");
+        var hit = await Send("openai/v1/chat/completions", body, "poor");
+
+        // Assert: a new question is refused for tokens; the cached one is served and counted as a request.
+        Assert.Equal(200, miss.Status);
+        Assert.Equal(429, other.Status);
+        Assert.Contains("tokens per minute", Encoding.UTF8.GetString(other.Body), StringComparison.Ordinal);
+        Assert.Equal(200, hit.Status);
+        Assert.Equal("HIT", XCache(hit.Response));
+        Assert.Equal(miss.Body, hit.Body);
+        Assert.True(hit.Response.Headers.Contains("x-ratelimit-remaining-requests"));
+        Assert.False(hit.Response.Headers.Contains("x-ratelimit-remaining-tokens"));
+    }
+
+    [Fact]
+    public async Task Send_HitOnRequestLimitSpent_Refused()
+    {
+        // Arrange: slow-bucket allows 3 requests a minute; a hit counts as one.
+        var body = Chat(Prompt()).Replace("gpt-4o", "slow-bucket", StringComparison.Ordinal);
+        var statuses = new List<int>();
+
+        // Act
+        for (var i = 0; i < 4; i++)
+        {
+            statuses.Add((await Send("openai/v1/chat/completions", body, "hit-counter")).Status);
+        }
+
+        // Assert
+        Assert.Equal([200, 200, 200, 429], statuses);
     }
 
     [Fact]

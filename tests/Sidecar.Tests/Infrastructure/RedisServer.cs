@@ -101,6 +101,41 @@ internal sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Calls of one command since the server started (or <c>CONFIG RESETSTAT</c>), from <c>INFO commandstats</c>.</summary>
+    public async Task<long> CallsAsync(string command)
+    {
+        var prefix = "cmdstat_" + command.ToLowerInvariant() + ":calls=";
+        var line = (await BulkAsync("INFO commandstats")).Split("\r\n").FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[prefix.Length..line.IndexOf(',', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Sends one inline command whose reply is a bulk string (<c>INFO</c>, <c>CLIENT LIST</c>) and returns its text.</summary>
+    public async Task<string> BulkAsync(string command)
+    {
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        await client.ConnectAsync(IPAddress.Loopback, Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), timeout.Token);
+        var reply = new List<byte>();
+        var buffer = new byte[8192];
+        var needed = int.MaxValue; // "$<length>\r\n<text>\r\n"
+        var head = -1;
+        while (reply.Count < needed)
+        {
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            Assert.True(read > 0, "Redis closed the connection before the whole reply");
+            reply.AddRange(buffer.AsSpan(0, read));
+            if (head < 0 && (head = reply.IndexOf((byte)'\n')) > 0)
+            {
+                Assert.Equal((byte)'$', reply[0]);
+                needed = head + 1 + int.Parse(Encoding.ASCII.GetString([.. reply.Skip(1).Take(head - 2)]), System.Globalization.CultureInfo.InvariantCulture) + 2;
+            }
+        }
+
+        return Encoding.ASCII.GetString([.. reply.Skip(head + 1).Take(needed - head - 3)]);
+    }
+
     public ValueTask DisposeAsync()
     {
         Thaw();
