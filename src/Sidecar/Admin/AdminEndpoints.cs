@@ -130,15 +130,33 @@ internal static class AdminEndpoints
         return Results.Json(status, SidecarJsonContext.Default.DictionaryStringObject);
     }
 
-    /// <summary><c>DELETE /admin/cache[?route=…][&amp;user=…]</c>: clears all cached responses, a route's, or a user's.</summary>
+    /// <summary>
+    /// <c>DELETE /admin/cache[?route=…][&amp;user=…]</c>: clears all cached responses, a route's, or a user's (their
+    /// user-scoped entries; shared-scope entries belong to no user). A filter given empty or twice is refused (400), so an
+    /// empty variable in a script cannot widen a clear to everything; an unreachable Redis is 503, never "removed 0".
+    /// </summary>
     private static async Task<IResult> ClearCacheAsync(HttpContext context, IResponseCacheStore store, Audit.AdminAudit audit)
     {
+        foreach (var name in (string[])["route", "user"])
+        {
+            if (context.Request.Query.TryGetValue(name, out var values) && (values.Count != 1 || string.IsNullOrEmpty(values[0])))
+            {
+                return await ErrorAsync(context, 400, $"'{name}' must be given once and not be empty (leave it out to clear every {name}).", "invalid_request");
+            }
+        }
+
         var route = Filter(context, "route");
         var user = Filter(context, "user");
         long removed;
         try
         {
             removed = await store.ClearAsync(route, user is null ? null : CacheKey.ScopeHash(CacheScope.User, user), context.RequestAborted);
+        }
+        catch (RedisUnavailableException)
+        {
+            audit.Write(context, "cache.clear", Target(route, user), "failed");
+            context.Response.Headers.RetryAfter = "1";
+            return await ErrorAsync(context, 503, "The shared cache store is unavailable, so nothing was cleared; retry shortly.", "cache_unavailable");
         }
         catch
         {

@@ -18,6 +18,7 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
     private readonly LinkedList<Item> _lru = new();
     private readonly Lock _gate = new();
     private long _bytes;
+    private long _generation;
 
     public long Bytes
     {
@@ -51,25 +52,45 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
         }
     }
 
-    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken) => SetAsync(key, entry, ttl, replacing: false, cancellationToken);
+    public long Generation => Interlocked.Read(ref _generation);
 
-    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, bool replacing, CancellationToken cancellationToken)
+    /// <summary>Stores (or replaces) an entry unconditionally: the near copies of the Redis store.</summary>
+    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        Put(key, entry, ttl, null);
+        return Task.CompletedTask;
+    }
+
+    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CacheWrite write, CancellationToken cancellationToken)
+    {
+        Put(key, entry, ttl, write);
+        return Task.CompletedTask;
+    }
+
+    private void Put(string key, CacheEntry entry, TimeSpan ttl, CacheWrite? write)
     {
         var cap = capacity();
         var size = Footprint(key, entry);
         if (size > cap)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         lock (_gate)
         {
+            var now = time.GetUtcNow();
+            if (write is { } w && (w.Generation != _generation
+                || (!w.Replacing && _items.TryGetValue(key, out var live) && live.Value.ExpiresAt > now)))
+            {
+                return; // cleared since the request started, or the key already holds a live answer
+            }
+
             if (_items.TryGetValue(key, out var existing))
             {
                 Remove(existing);
             }
 
-            var node = _lru.AddFirst(new Item(key, entry, time.GetUtcNow() + ttl, size));
+            var node = _lru.AddFirst(new Item(key, entry, now + ttl, size));
             _items[key] = node;
             _bytes += size;
             while (_bytes > cap && _lru.Last is { } oldest)
@@ -77,8 +98,6 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
                 Remove(oldest);
             }
         }
-
-        return Task.CompletedTask;
     }
 
     public Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken)
@@ -86,6 +105,7 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
         long removed = 0;
         lock (_gate)
         {
+            Interlocked.Increment(ref _generation);
             for (var node = _lru.First; node is not null;)
             {
                 var next = node.Next;

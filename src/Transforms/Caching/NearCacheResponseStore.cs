@@ -12,16 +12,18 @@ namespace InferenceSidecar.Caching;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Entries never change under a key (the key is the hash of the request), so a near copy can only go stale by removal:
-/// an admin clear, or a <c>Cache-Control: no-cache</c> refresh replacing the entry. Both are published on
-/// <see cref="Channel"/>, and every replica drops the matching near copies when the message arrives (milliseconds
-/// later); the replica that clears drops its own before answering.
+/// The first answer stored under a key wins (<c>SET NX</c>; a replica whose store comes second keeps the stored one),
+/// so every replica serves one answer per key, and a near copy can only go stale by removal: an admin clear, or a
+/// <c>Cache-Control: no-cache</c> refresh replacing the entry. Both are published on <see cref="Channel"/>, and every
+/// replica drops the matching near copies when the message arrives (milliseconds later); the replica that clears
+/// drops its own before answering. A clear also fences: a response whose request started before it (on any replica
+/// that has heard of it) is not stored, and one stored while the clear arrived is deleted again.
 /// </para>
 /// <para>
 /// A replica that might have missed a message does not use near copies: until its subscription is confirmed, and from
-/// the moment a subscription connection fails until it is restored (all near copies are dropped both times). A Redis
-/// read that was in flight when an invalidation arrived is served but not kept. <c>Sidecar:Cache:NearCache: false</c>
-/// reads every hit from Redis.
+/// the moment a subscription connection fails until it is restored (all near copies are dropped both times, and
+/// in-flight stores are fenced as by a clear). A Redis read that was in flight when an invalidation arrived is served
+/// but not kept. <c>Sidecar:Cache:NearCache: false</c> reads every hit from Redis.
 /// </para>
 /// </remarks>
 internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
@@ -40,6 +42,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
     private int _subscribing;
     private long _nextSubscribe;
     private long _epoch;
+    private long _clears;
 
     public NearCacheResponseStore(RedisResponseCacheStore shared, RedisConnection redis, LiveOptions<SidecarOptions> live, TimeProvider time)
     {
@@ -56,6 +59,9 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
 
     /// <summary>True while near copies are used: the invalidation channel is subscribed and its connection has not dropped since.</summary>
     public bool Listening => Volatile.Read(ref _listening) == 1;
+
+    /// <summary>Counts the clears this replica has made or heard of (and pub/sub drops, where one may have been missed).</summary>
+    public long Generation => Interlocked.Read(ref _clears);
 
     /// <summary>Heap bytes the near copies take.</summary>
     public long NearBytes => _near.Bytes;
@@ -86,39 +92,67 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
         return entry;
     }
 
-    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, bool replacing, CancellationToken cancellationToken)
+    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CacheWrite write, CancellationToken cancellationToken)
     {
-        if (replacing)
+        if (write.Generation != Generation)
+        {
+            return; // a clear (here or on another replica) came after this request started
+        }
+
+        var epoch = Interlocked.Read(ref _epoch);
+        CacheEntry? kept;
+        TimeSpan? left;
+        if (write.Replacing)
         {
             // Other replicas may hold a near copy of the entry this one replaces.
             await _near.ClearKeyAsync(key);
-            Interlocked.Increment(ref _epoch);
-            await _shared.SetAsync(key, entry, ttl, replacing, cancellationToken);
+            epoch = Interlocked.Increment(ref _epoch);
+            await _shared.SetAsync(key, entry, ttl, cancellationToken);
             await PublishAsync(writer => writer.WriteString("key", key));
+            (kept, left) = (entry, ttl);
         }
         else
         {
-            await _shared.SetAsync(key, entry, ttl, replacing, cancellationToken);
+            // The first answer stored wins: a replica whose own miss raced another's keeps (and serves) the stored one.
+            (kept, left) = await _shared.SetIfAbsentAsync(key, entry, ttl, cancellationToken);
         }
 
-        if (UseNear)
+        if (write.Generation != Generation)
         {
-            await _near.SetAsync(key, entry, ttl, cancellationToken);
+            await _shared.DeleteAsync(key); // a clear arrived while this was being stored: it must not survive the clear
+            return;
+        }
+
+        if (kept is not null && left is { } l && l > TimeSpan.Zero && UseNear && Interlocked.Read(ref _epoch) == epoch)
+        {
+            await _near.SetAsync(key, kept, l, cancellationToken);
         }
     }
 
     public async Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _epoch);
-        await _near.ClearAsync(route, scopeHash, cancellationToken);
+        // Fence first: every replica stops storing responses whose requests started before now, and drops its near
+        // copies; then the shared entries go; then once more for copies any replica read while the keys were removed.
+        BeginClear(route, scopeHash);
+        await PublishClearAsync(route, scopeHash);
         var removed = await _shared.ClearAsync(route, scopeHash, cancellationToken);
-        await PublishAsync(writer =>
-        {
-            writer.WriteString("route", route);
-            writer.WriteString("scope", scopeHash);
-        });
+        BeginClear(route, scopeHash);
+        await PublishClearAsync(route, scopeHash);
         return removed;
     }
+
+    private void BeginClear(string? route, string? scopeHash)
+    {
+        Interlocked.Increment(ref _clears);
+        Interlocked.Increment(ref _epoch);
+        _near.ClearAsync(route, scopeHash, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    private Task PublishClearAsync(string? route, string? scopeHash) => PublishAsync(writer =>
+    {
+        writer.WriteString("route", route);
+        writer.WriteString("scope", scopeHash);
+    });
 
     private async Task PublishAsync(Action<Utf8JsonWriter> body)
     {
@@ -143,21 +177,21 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
     /// <summary>An invalidation from any replica (this one's own included, which is harmless). Unreadable messages drop every near copy.</summary>
     private void OnMessage(RedisValue message)
     {
-        Interlocked.Increment(ref _epoch);
         try
         {
             var root = JsonDocument.Parse((ReadOnlyMemory<byte>)message).RootElement;
             if (root.TryGetProperty("key", out var key) && key.GetString() is { } k)
             {
+                Interlocked.Increment(ref _epoch);
                 _near.ClearKeyAsync(k).GetAwaiter().GetResult();
                 return;
             }
 
-            _near.ClearAsync(Text(root, "route"), Text(root, "scope"), CancellationToken.None).GetAwaiter().GetResult();
+            BeginClear(Text(root, "route"), Text(root, "scope"));
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            _near.ClearAsync(null, null, CancellationToken.None).GetAwaiter().GetResult();
+            BeginClear(null, null);
         }
 
         static string? Text(JsonElement root, string name) =>
@@ -173,8 +207,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
         }
 
         Volatile.Write(ref _listening, 0);
-        Interlocked.Increment(ref _epoch);
-        _near.ClearAsync(null, null, CancellationToken.None).GetAwaiter().GetResult();
+        BeginClear(null, null); // a clear published meanwhile may have been missed: fence in-flight stores too
         Interlocked.Exchange(ref _nextSubscribe, 0);
         EnsureListening();
     }

@@ -7,9 +7,11 @@ namespace InferenceSidecar.Caching;
 /// <summary>
 /// Entries in Redis, shared by every replica, each expiring by the route's cache TTL. Keys are
 /// <c>sc:&lt;route&gt;:&lt;scope&gt;:&lt;hash&gt;</c> (no hash tag: on a Redis Cluster entries spread over every master), so a
-/// route or a user can be cleared with SCAN on each master. Any Redis failure is a miss (counted and logged by the connection), never an error.
+/// route or a user can be cleared with SCAN on each master. Any Redis failure on a lookup or a store is a miss (counted and
+/// logged by the connection), never an error; a clear that cannot reach every master throws. <see cref="NearCacheResponseStore"/>
+/// is the store requests use: it adds the near copies, the store rules and the invalidations.
 /// </summary>
-internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions<SidecarOptions> live) : IResponseCacheStore
+internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions<SidecarOptions> live)
 {
     public static string RedisKey(string route, string scopeHash, string key) => $"sc:{route}:{scopeHash}:{key}";
 
@@ -40,7 +42,8 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
         }
     }
 
-    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, bool replacing, CancellationToken cancellationToken)
+    /// <summary>Stores the entry, replacing whatever the key held.</summary>
+    public async Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
     {
         try
         {
@@ -52,14 +55,65 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
         }
     }
 
+    /// <summary>
+    /// Stores the entry unless the key holds one (<c>SET NX</c>); returns the entry the key holds afterwards and its
+    /// time to live: this one, the one already there (read back), or (null, null) when Redis did not answer.
+    /// </summary>
+    public async Task<(CacheEntry? Entry, TimeSpan? Ttl)> SetIfAbsentAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await redis.RunAsync(db => db.StringSetAsync(key, entry.Serialize(), ttl, When.NotExists), live.Current.Cache.RedisTimeout, cancellationToken))
+            {
+                return (entry, ttl);
+            }
+        }
+        catch (RedisUnavailableException)
+        {
+            return (null, null);
+        }
+
+        return await GetWithExpiryAsync(key, cancellationToken);
+    }
+
+    /// <summary>Removes one key (a store that a clear overtook). Failures are ignored: the entry then expires by its TTL.</summary>
+    public async Task DeleteAsync(string key)
+    {
+        try
+        {
+            await redis.RunAsync(db => db.KeyDeleteAsync(key), live.Current.Cache.RedisTimeout, CancellationToken.None, failFast: false);
+        }
+        catch (RedisUnavailableException)
+        {
+        }
+    }
+
     public async Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken)
     {
         var pattern = $"sc:{Glob(route)}:{Glob(scopeHash)}:*";
+        try
+        {
+            return await ClearEachPrimaryAsync(pattern);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            throw new RedisUnavailableException(ex.GetType().Name);
+        }
+    }
+
+    /// <summary>SCAN and DEL on every primary; a server that is not connected makes the clear fail rather than report what it could not see.</summary>
+    private async Task<long> ClearEachPrimaryAsync(string pattern)
+    {
         long removed = 0;
         foreach (var endpoint in redis.Multiplexer.GetEndPoints())
         {
             var server = redis.Multiplexer.GetServer(endpoint);
-            if (!server.IsConnected || server.IsReplica)
+            if (!server.IsConnected)
+            {
+                throw new RedisUnavailableException("not connected");
+            }
+
+            if (server.IsReplica)
             {
                 continue;
             }

@@ -92,13 +92,14 @@ internal sealed class ResponseCacheMiddleware(
         }
 
         CacheEntry? stored = null;
+        var write = new CacheWrite(store.Generation, Replacing: noCache); // a clear from here on fences this response out
         try
         {
             await next(context);
             stored = Storable(context, usageFeature?.Accumulator, recording, route.RouteId, scope);
             if (stored is not null)
             {
-                await store.SetAsync(key, stored, policy.Ttl, replacing: noCache, CancellationToken.None);
+                await store.SetAsync(key, stored, policy.Ttl, write, CancellationToken.None);
             }
         }
         finally

@@ -199,6 +199,95 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         Assert.Equal(miss.Body, hit.Body);
     }
 
+    [Fact]
+    public async Task Send_ConcurrentMissesOnTwoInstances_BothServeTheFirstStoredAnswer()
+    {
+        // Arrange: the first instance's upstream call is slow and answers "one"; the second's, started meanwhile, answers
+        // "two" at once and is stored first.
+        var body = Body();
+        _fake.Behavior = new FakeBehavior { ReplyText = "answer one", HeaderDelay = TimeSpan.FromMilliseconds(700) };
+        var slow = Send(_first, body);
+        await Task.Delay(200);
+        _fake.Behavior = new FakeBehavior { ReplyText = "answer two" };
+
+        // Act
+        var fast = await Send(_second, body);
+        var late = await slow;
+        var onFirst = await Send(_first, body);
+        var onSecond = await Send(_second, body);
+
+        // Assert: each client got its own answer; afterwards both instances serve the one stored first.
+        static string Text(byte[] b) => System.Text.Encoding.UTF8.GetString(b);
+        Assert.Contains("answer two", Text(fast.Body), StringComparison.Ordinal);
+        Assert.Contains("answer one", Text(late.Body), StringComparison.Ordinal);
+        Assert.Equal("HIT", XCache(onFirst.Response));
+        Assert.Equal("HIT", XCache(onSecond.Response));
+        Assert.Equal(fast.Body, onFirst.Body);
+        Assert.Equal(fast.Body, onSecond.Body);
+    }
+
+    [Fact]
+    public async Task AdminClear_WhileAMissIsInFlightOnTheOtherInstance_ItsAnswerIsNotStored()
+    {
+        // Arrange: a slow miss on the first instance, answering "stale".
+        var body = Body();
+        _fake.Behavior = new FakeBehavior { ReplyText = "stale answer", HeaderDelay = TimeSpan.FromMilliseconds(800) };
+        var inFlight = Send(_first, body);
+        await Task.Delay(250);
+        _fake.Behavior = new FakeBehavior { ReplyText = "fresh answer" };
+
+        // Act: clear through the second instance while the miss is still out, then ask both.
+        var cleared = await Infrastructure.Admin.SendAsync(_second, HttpMethod.Delete, "admin/cache", _keys.AdminToken);
+        var stale = await inFlight;
+        var afterOnSecond = await Send(_second, body);
+        var afterOnFirst = await Send(_first, body);
+
+        // Assert: the answer produced before the clear went to its client only.
+        static string Text(byte[] b) => System.Text.Encoding.UTF8.GetString(b);
+        Assert.Equal(200, cleared.Status);
+        Assert.Contains("stale answer", Text(stale.Body), StringComparison.Ordinal);
+        Assert.Equal("MISS", XCache(afterOnSecond.Response));
+        Assert.Contains("fresh answer", Text(afterOnSecond.Body), StringComparison.Ordinal);
+        Assert.Equal("HIT", XCache(afterOnFirst.Response));
+        Assert.Contains("fresh answer", Text(afterOnFirst.Body), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminClear_RedisDown_Returns503AndClaimsNothing()
+    {
+        // Arrange
+        await Send(_first, Body());
+        _redis.Kill();
+
+        // Act
+        var cleared = await Infrastructure.Admin.SendAsync(_first, HttpMethod.Delete, "admin/cache?user=alice", _keys.AdminToken);
+
+        // Assert
+        Assert.Equal(503, cleared.Status);
+        Assert.Equal("cache_unavailable", cleared.Body.GetProperty("error").GetProperty("code").GetString());
+        await _redis.RestartAsync();
+    }
+
+    [Theory]
+    [InlineData("admin/cache?user=")]
+    [InlineData("admin/cache?route=")]
+    [InlineData("admin/cache?user=carol&user=dave")]
+    public async Task AdminClear_EmptyOrRepeatedFilter_Refused400AndNothingCleared(string path)
+    {
+        // Arrange
+        var body = Body();
+        await Send(_first, body, "carol");
+
+        // Act
+        var refused = await Infrastructure.Admin.SendAsync(_first, HttpMethod.Delete, path, _keys.AdminToken);
+        var after = await Send(_second, body, "carol");
+
+        // Assert
+        Assert.Equal(400, refused.Status);
+        Assert.Equal("invalid_request", refused.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("HIT", XCache(after.Response));
+    }
+
     private async Task<int> PubSubClientsAsync() =>
         (await _redis.BulkAsync("CLIENT LIST TYPE pubsub")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
 

@@ -92,4 +92,36 @@ public sealed class MemoryResponseCacheStoreTests
         // Assert: the cap counts within 25 % of the real heap cost (it counted about half before footprints)
         Assert.InRange(store.Bytes, allocated * 0.75, allocated * 1.25);
     }
+
+    [Fact]
+    public async Task SetAsync_ClearedSinceTheRequestStarted_NotStored()
+    {
+        var time = new FakeTimeProvider(Start);
+        var store = new MemoryResponseCacheStore(time, () => 1_000_000);
+        var write = new CacheWrite(store.Generation, Replacing: false);
+
+        await store.ClearAsync(null, null, CancellationToken.None);
+        await store.SetAsync("k", Entry(10, time.GetUtcNow()), TimeSpan.FromMinutes(10), write, CancellationToken.None);
+
+        Assert.Null(await store.GetAsync("k", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SetAsync_KeyHoldsALiveEntry_KeptUnlessReplacing()
+    {
+        var time = new FakeTimeProvider(Start);
+        var store = new MemoryResponseCacheStore(time, () => 1_000_000);
+        var first = Entry(10, time.GetUtcNow());
+        var second = Entry(20, time.GetUtcNow());
+        var third = Entry(30, time.GetUtcNow());
+
+        await store.SetAsync("k", first, TimeSpan.FromMinutes(10), new CacheWrite(store.Generation, false), CancellationToken.None);
+        await store.SetAsync("k", second, TimeSpan.FromMinutes(10), new CacheWrite(store.Generation, false), CancellationToken.None);
+        var kept = await store.GetAsync("k", CancellationToken.None);
+        await store.SetAsync("k", third, TimeSpan.FromMinutes(10), new CacheWrite(store.Generation, true), CancellationToken.None);
+        var replaced = await store.GetAsync("k", CancellationToken.None);
+
+        Assert.Same(first, kept);
+        Assert.Same(third, replaced);
+    }
 }
