@@ -132,11 +132,20 @@ internal static class AdminEndpoints
 
     /// <summary>
     /// <c>DELETE /admin/cache[?route=…][&amp;user=…]</c>: clears all cached responses, a route's, or a user's (their
-    /// user-scoped entries; shared-scope entries belong to no user). A filter given empty or twice is refused (400), so an
-    /// empty variable in a script cannot widen a clear to everything; an unreachable Redis is 503, never "removed 0".
+    /// user-scoped entries; shared-scope entries belong to no user). A filter given empty or twice, or any other parameter
+    /// (a misspelt filter), is refused (400), so a script's mistake cannot widen a clear to everything; an unreachable or
+    /// silent Redis is 503, never "removed 0".
     /// </summary>
     private static async Task<IResult> ClearCacheAsync(HttpContext context, IResponseCacheStore store, Audit.AdminAudit audit)
     {
+        foreach (var (name, _) in context.Request.Query)
+        {
+            if (!name.Equals("route", StringComparison.OrdinalIgnoreCase) && !name.Equals("user", StringComparison.OrdinalIgnoreCase))
+            {
+                return await ErrorAsync(context, 400, "Only 'route' and 'user' filter a cache clear; leave both out to clear everything.", "invalid_request");
+            }
+        }
+
         foreach (var name in (string[])["route", "user"])
         {
             if (context.Request.Query.TryGetValue(name, out var values) && (values.Count != 1 || string.IsNullOrEmpty(values[0])))

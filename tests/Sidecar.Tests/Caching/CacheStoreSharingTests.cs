@@ -268,11 +268,41 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         await _redis.RestartAsync();
     }
 
+    [Fact]
+    public async Task AdminClear_RedisFrozen_Returns503AndTheEntryStays()
+    {
+        // Arrange: Redis stopped (SIGSTOP): its connections stay open and nothing answers.
+        var body = Body();
+        await Send(_first, body);
+        _redis.Freeze();
+
+        // Act
+        (int Status, System.Text.Json.JsonElement Body, HttpResponseMessage Response) cleared;
+        try
+        {
+            cleared = await Infrastructure.Admin.SendAsync(_first, HttpMethod.Delete, "admin/cache", _keys.AdminToken);
+        }
+        finally
+        {
+            _redis.Thaw();
+        }
+
+        var clearedAfter = await Infrastructure.Admin.SendAsync(_first, HttpMethod.Delete, "admin/cache", _keys.AdminToken);
+
+        // Assert
+        Assert.Equal(503, cleared.Status);
+        Assert.Equal("cache_unavailable", cleared.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(200, clearedAfter.Status);
+        Assert.Equal(1, clearedAfter.Body.GetProperty("removed").GetInt64());
+    }
+
     [Theory]
     [InlineData("admin/cache?user=")]
     [InlineData("admin/cache?route=")]
     [InlineData("admin/cache?user=carol&user=dave")]
-    public async Task AdminClear_EmptyOrRepeatedFilter_Refused400AndNothingCleared(string path)
+    [InlineData("admin/cache?users=carol")]
+    [InlineData("admin/cache?user_id=carol")]
+    public async Task AdminClear_EmptyRepeatedOrUnknownFilter_Refused400AndNothingCleared(string path)
     {
         // Arrange
         var body = Body();
