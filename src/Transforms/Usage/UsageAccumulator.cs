@@ -13,8 +13,7 @@ namespace InferenceSidecar.Usage;
 internal sealed class UsageAccumulator : IDisposable
 {
     private const int MaxJsonBytes = 8 * 1024 * 1024;
-    private static readonly byte[] UsageNullWithComma = ",\"usage\":null"u8.ToArray();
-    private static readonly byte[] UsageNullFirst = "\"usage\":null,"u8.ToArray();
+    private static readonly byte[] UsageName = "\"usage\""u8.ToArray();
 
     private readonly PooledByteBuffer _pending = new();
     private bool _overflow;
@@ -434,27 +433,82 @@ internal sealed class UsageAccumulator : IDisposable
         public long? Write1h;
     }
 
+    /// <summary>
+    /// Forwards <paramref name="evt"/> without its <c>"usage": null</c> members, with their comma (the one before, else
+    /// the one after), whatever whitespace the upstream writes around the colon and the commas. A quote in a JSON string
+    /// is escaped, so <c>"usage"</c> followed by a colon is always a member name.
+    /// </summary>
     private static void WriteStripped(ReadOnlySpan<byte> evt, IBufferWriter<byte> forward)
     {
-        while (!evt.IsEmpty)
+        var from = 0;
+        var search = 0;
+        while (evt[search..].IndexOf(UsageName) is var relative and >= 0)
         {
-            var at = evt.IndexOf(UsageNullWithComma);
-            var length = UsageNullWithComma.Length;
-            var first = evt.IndexOf(UsageNullFirst);
-            if (first >= 0 && (at < 0 || first < at))
+            var name = search + relative;
+            search = name + UsageName.Length;
+            if (NullMember(evt, name, out var cutStart, out var cutEnd))
             {
-                at = first;
-                length = UsageNullFirst.Length;
+                forward.Write(evt[from..cutStart]);
+                from = search = cutEnd;
             }
-
-            if (at < 0)
-            {
-                forward.Write(evt);
-                return;
-            }
-
-            forward.Write(evt[..at]);
-            evt = evt[(at + length)..];
         }
+
+        forward.Write(evt[from..]);
     }
+
+    /// <summary>The span to cut for a <c>"usage": null</c> member whose name starts at <paramref name="name"/>, or false.</summary>
+    private static bool NullMember(ReadOnlySpan<byte> evt, int name, out int start, out int end)
+    {
+        start = end = 0;
+        var colon = SkipSpace(evt, name + UsageName.Length);
+        if (colon >= evt.Length || evt[colon] != (byte)':')
+        {
+            return false;
+        }
+
+        var value = SkipSpace(evt, colon + 1);
+        if (!evt[value..].StartsWith("null"u8))
+        {
+            return false;
+        }
+
+        var afterNull = value + 4;
+        var next = SkipSpace(evt, afterNull);
+        if (next >= evt.Length || evt[next] is not ((byte)',' or (byte)'}'))
+        {
+            return false;
+        }
+
+        var before = name - 1;
+        while (before >= 0 && IsSpace(evt[before]))
+        {
+            before--;
+        }
+
+        if (before >= 0 && evt[before] == (byte)',')
+        {
+            (start, end) = (before, afterNull);
+            return true;
+        }
+
+        if (before >= 0 && evt[before] == (byte)'{' && evt[next] == (byte)',')
+        {
+            (start, end) = (name, SkipSpace(evt, next + 1));
+            return true;
+        }
+
+        return false;
+    }
+
+    private static int SkipSpace(ReadOnlySpan<byte> evt, int at)
+    {
+        while (at < evt.Length && IsSpace(evt[at]))
+        {
+            at++;
+        }
+
+        return at;
+    }
+
+    private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 }

@@ -99,6 +99,32 @@ public sealed class UsageAccumulatorTests
         Assert.Equal(Encoding.UTF8.GetByteCount("Hello world"), usage.StreamedTextBytes);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public void Observe_StreamWithSpacedUsageNull_ClientSeesStreamWithoutIt(int piece)
+    {
+        // Arrange: an upstream that writes JSON with spaces (Python's json.dumps style), usage first in one chunk.
+        const string spaced =
+            "data: {\"id\": \"c\", \"choices\": [{\"index\": 0, \"delta\": {\"content\": \"say \\\"usage\\\": null\"}}], \"usage\": null}\n\n" +
+            "data: {\"usage\" : null , \"id\": \"c\", \"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"stop\"}]}\n\n" +
+            "data: {\"id\": \"c\", \"choices\": [], \"usage\": {\"prompt_tokens\": 3, \"completion_tokens\": 2, \"total_tokens\": 5}}\n\n" +
+            "data: [DONE]\n\n";
+        const string expected =
+            "data: {\"id\": \"c\", \"choices\": [{\"index\": 0, \"delta\": {\"content\": \"say \\\"usage\\\": null\"}}]}\n\n" +
+            "data: {\"id\": \"c\", \"choices\": [{\"index\": 0, \"delta\": {}, \"finish_reason\": \"stop\"}]}\n\n" +
+            "data: [DONE]\n\n";
+        var usage = new UsageAccumulator(isSse: true, stripInjectedUsage: true);
+
+        // Act
+        var client = Feed(usage, spaced, piece);
+
+        // Assert
+        Assert.Equal(expected, client);
+        Assert.Equal(3, usage.InputTokens);
+        Assert.Equal(2, usage.OutputTokens);
+    }
+
     [Fact]
     public void Observe_OpenAIStreamClientAskedForUsage_PassedThroughUntouched()
     {
