@@ -138,17 +138,14 @@ internal static class AdminEndpoints
     /// </summary>
     private static async Task<IResult> ClearCacheAsync(HttpContext context, IResponseCacheStore store, Audit.AdminAudit audit)
     {
-        foreach (var (name, _) in context.Request.Query)
+        foreach (var (name, values) in context.Request.Query)
         {
             if (!name.Equals("route", StringComparison.OrdinalIgnoreCase) && !name.Equals("user", StringComparison.OrdinalIgnoreCase))
             {
                 return await ErrorAsync(context, 400, "Only 'route' and 'user' filter a cache clear; leave both out to clear everything.", "invalid_request");
             }
-        }
 
-        foreach (var name in (string[])["route", "user"])
-        {
-            if (context.Request.Query.TryGetValue(name, out var values) && (values.Count != 1 || string.IsNullOrEmpty(values[0])))
+            if (values.Count != 1 || string.IsNullOrEmpty(values[0]))
             {
                 return await ErrorAsync(context, 400, $"'{name}' must be given once and not be empty (leave it out to clear every {name}).", "invalid_request");
             }

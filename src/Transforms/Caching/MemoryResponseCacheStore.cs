@@ -54,20 +54,18 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
 
     public long Generation => Interlocked.Read(ref _generation);
 
-    /// <summary>Stores (or replaces) an entry unconditionally: the near copies of the Redis store.</summary>
-    public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        Put(key, entry, ttl, null);
-        return Task.CompletedTask;
-    }
-
     public Task SetAsync(string key, CacheEntry entry, TimeSpan ttl, CacheWrite write, CancellationToken cancellationToken)
     {
         Put(key, entry, ttl, write);
         return Task.CompletedTask;
     }
 
-    private void Put(string key, CacheEntry entry, TimeSpan ttl, CacheWrite? write)
+    /// <summary>
+    /// Stores <paramref name="entry"/> unless <paramref name="write"/> says otherwise (cleared since its request started,
+    /// or the key holds a live answer and it does not replace); without <paramref name="write"/>, unconditionally (the
+    /// Redis store's near copies).
+    /// </summary>
+    public void Put(string key, CacheEntry entry, TimeSpan ttl, CacheWrite? write = null)
     {
         var cap = capacity();
         var size = Footprint(key, entry);
@@ -79,15 +77,15 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            if (write is { } w && (w.Generation != _generation
-                || (!w.Replacing && _items.TryGetValue(key, out var live) && live.Value.ExpiresAt > now)))
+            var held = _items.TryGetValue(key, out var existing);
+            if (write is { } w && (w.Generation != _generation || (!w.Replacing && held && existing!.Value.ExpiresAt > now)))
             {
                 return; // cleared since the request started, or the key already holds a live answer
             }
 
-            if (_items.TryGetValue(key, out var existing))
+            if (held)
             {
-                Remove(existing);
+                Remove(existing!);
             }
 
             var node = _lru.AddFirst(new Item(key, entry, now + ttl, size));
@@ -100,7 +98,10 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
         }
     }
 
-    public Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken)
+    public Task<long> ClearAsync(string? route, string? scopeHash, CancellationToken cancellationToken) => Task.FromResult(Clear(route, scopeHash));
+
+    /// <summary>Removes the entries of a route and/or scope (null: any) and moves <see cref="Generation"/> on; returns how many.</summary>
+    public long Clear(string? route, string? scopeHash)
     {
         long removed = 0;
         lock (_gate)
@@ -120,11 +121,11 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
             }
         }
 
-        return Task.FromResult(removed);
+        return removed;
     }
 
     /// <summary>Removes one key's entry, if held.</summary>
-    public Task ClearKeyAsync(string key)
+    public void ClearKey(string key)
     {
         lock (_gate)
         {
@@ -133,8 +134,6 @@ internal sealed class MemoryResponseCacheStore(TimeProvider time, Func<long> cap
                 Remove(node);
             }
         }
-
-        return Task.CompletedTask;
     }
 
     private void Remove(LinkedListNode<Item> node)

@@ -57,16 +57,11 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
         EnsureListening();
     }
 
-    /// <summary>True while near copies are used: the invalidation channel is subscribed and its connection has not dropped since.</summary>
-    public bool Listening => Volatile.Read(ref _listening) == 1;
-
     /// <summary>Counts the clears this replica has made or heard of (and pub/sub drops, where one may have been missed).</summary>
     public long Generation => Interlocked.Read(ref _clears);
 
-    /// <summary>Heap bytes the near copies take.</summary>
-    public long NearBytes => _near.Bytes;
-
-    private bool UseNear => Listening && _live.Current.Cache.NearCache;
+    /// <summary>Near copies are used while the invalidation channel is subscribed (and its connection has not dropped since) and the option allows.</summary>
+    private bool UseNear => Volatile.Read(ref _listening) == 1 && _live.Current.Cache.NearCache;
 
     public Task<CacheEntry?> GetAsync(string key, CancellationToken cancellationToken)
     {
@@ -86,7 +81,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
         var (entry, ttl) = await _shared.GetWithExpiryAsync(key, cancellationToken);
         if (entry is not null && ttl is { } left && left > TimeSpan.Zero && Interlocked.Read(ref _epoch) == epoch && UseNear)
         {
-            await _near.SetAsync(key, entry, left, cancellationToken);
+            _near.Put(key, entry, left);
         }
 
         return entry;
@@ -105,7 +100,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
         if (write.Replacing)
         {
             // Other replicas may hold a near copy of the entry this one replaces.
-            await _near.ClearKeyAsync(key);
+            _near.ClearKey(key);
             epoch = Interlocked.Increment(ref _epoch);
             await _shared.SetAsync(key, entry, ttl, cancellationToken);
             await PublishAsync(writer => writer.WriteString("key", key));
@@ -125,7 +120,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
 
         if (kept is not null && left is { } l && l > TimeSpan.Zero && UseNear && Interlocked.Read(ref _epoch) == epoch)
         {
-            await _near.SetAsync(key, kept, l, cancellationToken);
+            _near.Put(key, kept, l);
         }
     }
 
@@ -145,7 +140,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
     {
         Interlocked.Increment(ref _clears);
         Interlocked.Increment(ref _epoch);
-        _near.ClearAsync(route, scopeHash, CancellationToken.None).GetAwaiter().GetResult();
+        _near.Clear(route, scopeHash);
     }
 
     private Task PublishClearAsync(string? route, string? scopeHash) => PublishAsync(writer =>
@@ -183,7 +178,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
             if (root.TryGetProperty("key", out var key) && key.GetString() is { } k)
             {
                 Interlocked.Increment(ref _epoch);
-                _near.ClearKeyAsync(k).GetAwaiter().GetResult();
+                _near.ClearKey(k);
                 return;
             }
 
@@ -233,8 +228,7 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
                 await subscriber.SubscribeAsync(Channel, _handler);
                 if (subscriber.IsConnected(Channel))
                 {
-                    _near.ClearAsync(null, null, CancellationToken.None).GetAwaiter().GetResult();
-                    Volatile.Write(ref _listening, 1);
+                    Volatile.Write(ref _listening, 1); // nothing was copied while not listening (UseNear)
                 }
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)

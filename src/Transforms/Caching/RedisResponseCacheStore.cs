@@ -95,7 +95,7 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
         {
             return await ClearEachPrimaryAsync(pattern);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or AggregateException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             throw new RedisUnavailableException(ex.GetType().Name);
         }

@@ -14,6 +14,7 @@ internal sealed class UsageAccumulator : IDisposable
 {
     private const int MaxJsonBytes = 8 * 1024 * 1024;
     private static readonly byte[] UsageName = "\"usage\""u8.ToArray();
+    private static readonly SearchValues<byte> JsonSpace = SearchValues.Create(" \t\r\n"u8);
 
     private readonly PooledByteBuffer _pending = new();
     private bool _overflow;
@@ -479,11 +480,7 @@ internal sealed class UsageAccumulator : IDisposable
             return false;
         }
 
-        var before = name - 1;
-        while (before >= 0 && IsSpace(evt[before]))
-        {
-            before--;
-        }
+        var before = evt[..name].LastIndexOfAnyExcept(JsonSpace);
 
         if (before >= 0 && evt[before] == (byte)',')
         {
@@ -500,15 +497,6 @@ internal sealed class UsageAccumulator : IDisposable
         return false;
     }
 
-    private static int SkipSpace(ReadOnlySpan<byte> evt, int at)
-    {
-        while (at < evt.Length && IsSpace(evt[at]))
-        {
-            at++;
-        }
-
-        return at;
-    }
-
-    private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
+    private static int SkipSpace(ReadOnlySpan<byte> evt, int at) =>
+        evt[at..].IndexOfAnyExcept(JsonSpace) is var relative and >= 0 ? at + relative : evt.Length;
 }

@@ -117,9 +117,7 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
     {
         // Arrange: the second instance holds a near copy (its hits no longer read Redis).
         var body = Body();
-        await Send(_first, body);
-        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
-        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        await HoldNearCopyOnSecondAsync(body);
 
         // Act
         var cleared = await Infrastructure.Admin.SendAsync(_first, HttpMethod.Delete, "admin/cache?user=alice", _keys.AdminToken);
@@ -135,9 +133,7 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
     {
         // Arrange: the second instance holds a near copy of the first answer.
         var body = Body();
-        await Send(_first, body);
-        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
-        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        await HoldNearCopyOnSecondAsync(body);
 
         // Act: the first instance refreshes the entry with a different answer.
         _fake.Behavior = new FakeBehavior { ReplyText = "A refreshed answer." };
@@ -158,9 +154,7 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         // Arrange: a near copy on the second instance; then its entry leaves Redis without any message (as if the
         // invalidation were missed while the subscription connection was down).
         var body = Body();
-        await Send(_first, body);
-        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
-        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        await HoldNearCopyOnSecondAsync(body);
 
         // Act: drop every pub/sub connection, then remove the entries behind the instances' backs.
         var subscribers = await PubSubClientsAsync();
@@ -205,10 +199,7 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         // Arrange: the first instance's upstream call is slow and answers "one"; the second's, started meanwhile, answers
         // "two" at once and is stored first.
         var body = Body();
-        _fake.Behavior = new FakeBehavior { ReplyText = "answer one", HeaderDelay = TimeSpan.FromMilliseconds(700) };
-        var slow = Send(_first, body);
-        await Task.Delay(200);
-        _fake.Behavior = new FakeBehavior { ReplyText = "answer two" };
+        var slow = await StartSlowMissAsync(_first, body, "answer one", "answer two");
 
         // Act
         var fast = await Send(_second, body);
@@ -217,7 +208,6 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         var onSecond = await Send(_second, body);
 
         // Assert: each client got its own answer; afterwards both instances serve the one stored first.
-        static string Text(byte[] b) => System.Text.Encoding.UTF8.GetString(b);
         Assert.Contains("answer two", Text(fast.Body), StringComparison.Ordinal);
         Assert.Contains("answer one", Text(late.Body), StringComparison.Ordinal);
         Assert.Equal("HIT", XCache(onFirst.Response));
@@ -231,10 +221,7 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
     {
         // Arrange: a slow miss on the first instance, answering "stale".
         var body = Body();
-        _fake.Behavior = new FakeBehavior { ReplyText = "stale answer", HeaderDelay = TimeSpan.FromMilliseconds(800) };
-        var inFlight = Send(_first, body);
-        await Task.Delay(250);
-        _fake.Behavior = new FakeBehavior { ReplyText = "fresh answer" };
+        var inFlight = await StartSlowMissAsync(_first, body, "stale answer", "fresh answer");
 
         // Act: clear through the second instance while the miss is still out, then ask both.
         var cleared = await Infrastructure.Admin.SendAsync(_second, HttpMethod.Delete, "admin/cache", _keys.AdminToken);
@@ -243,7 +230,6 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         var afterOnFirst = await Send(_first, body);
 
         // Assert: the answer produced before the clear went to its client only.
-        static string Text(byte[] b) => System.Text.Encoding.UTF8.GetString(b);
         Assert.Equal(200, cleared.Status);
         Assert.Contains("stale answer", Text(stale.Body), StringComparison.Ordinal);
         Assert.Equal("MISS", XCache(afterOnSecond.Response));
@@ -316,6 +302,29 @@ public sealed class CacheStoreSharingTests : IAsyncLifetime
         Assert.Equal(400, refused.Status);
         Assert.Equal("invalid_request", refused.Body.GetProperty("error").GetProperty("code").GetString());
         Assert.Equal("HIT", XCache(after.Response));
+    }
+
+    private static string Text(byte[] body) => System.Text.Encoding.UTF8.GetString(body);
+
+    /// <summary>Stores <paramref name="body"/>'s answer through the first instance; the second reads it from Redis, then hits its near copy.</summary>
+    private async Task HoldNearCopyOnSecondAsync(string body)
+    {
+        await Send(_first, body);
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+        Assert.Equal("HIT", XCache((await Send(_second, body)).Response));
+    }
+
+    /// <summary>
+    /// Sends <paramref name="body"/> to <paramref name="sidecar"/> with the upstream answering <paramref name="slowReply"/>
+    /// after 800 ms; once it is in flight, the upstream answers <paramref name="nextReply"/> at once. Returns the slow call.
+    /// </summary>
+    private async Task<Task<(int Status, byte[] Body, HttpResponseMessage Response)>> StartSlowMissAsync(SidecarInstance sidecar, string body, string slowReply, string nextReply)
+    {
+        _fake.Behavior = new FakeBehavior { ReplyText = slowReply, HeaderDelay = TimeSpan.FromMilliseconds(800) };
+        var slow = Send(sidecar, body);
+        await Task.Delay(250);
+        _fake.Behavior = new FakeBehavior { ReplyText = nextReply };
+        return slow;
     }
 
     private async Task<int> PubSubClientsAsync() =>

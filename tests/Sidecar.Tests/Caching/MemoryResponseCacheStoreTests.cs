@@ -15,12 +15,12 @@ public sealed class MemoryResponseCacheStoreTests
         // Arrange: each entry is 1000 body bytes plus its footprint (1,376 bytes in all); the cap holds two of them.
         var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => 2900);
-        await store.SetAsync("a", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
-        await store.SetAsync("b", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
+        store.Put("a", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5));
+        store.Put("b", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5));
 
         // Act: touch "a", then add "c": "b" is the least recently used.
         await store.GetAsync("a", CancellationToken.None);
-        await store.SetAsync("c", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5), CancellationToken.None);
+        store.Put("c", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(5));
 
         // Assert
         Assert.NotNull(await store.GetAsync("a", CancellationToken.None));
@@ -34,7 +34,7 @@ public sealed class MemoryResponseCacheStoreTests
     {
         var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => 1_000_000);
-        await store.SetAsync("k", Entry(10, time.GetUtcNow()), TimeSpan.FromMinutes(10), CancellationToken.None);
+        store.Put("k", Entry(10, time.GetUtcNow()), TimeSpan.FromMinutes(10));
 
         time.Advance(TimeSpan.FromMinutes(9));
         var before = await store.GetAsync("k", CancellationToken.None);
@@ -52,7 +52,7 @@ public sealed class MemoryResponseCacheStoreTests
         var time = new FakeTimeProvider(Start);
         var store = new MemoryResponseCacheStore(time, () => 500);
 
-        await store.SetAsync("big", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(1), CancellationToken.None);
+        store.Put("big", Entry(1000, time.GetUtcNow()), TimeSpan.FromMinutes(1));
 
         Assert.Null(await store.GetAsync("big", CancellationToken.None));
     }
@@ -84,7 +84,7 @@ public sealed class MemoryResponseCacheStoreTests
             var key = i.ToString("D64", System.Globalization.CultureInfo.InvariantCulture);
             var scope = (i % 50).ToString("X64", System.Globalization.CultureInfo.InvariantCulture);
             var entry = new CacheEntry(new string("application/json"), new byte[300], 1, 2, time.GetUtcNow(), "openai", scope);
-            await store.SetAsync(key, entry, TimeSpan.FromMinutes(5), CancellationToken.None);
+            store.Put(key, entry, TimeSpan.FromMinutes(5));
         }
 
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
