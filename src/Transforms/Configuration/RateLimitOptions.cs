@@ -42,6 +42,14 @@ internal sealed class RateLimitOptions
     [Microsoft.Extensions.Options.ValidateObjectMembers]
     public LimitQueueOptions Queue { get; set; } = new();
 
+    /// <summary>
+    /// With Redis, a replica may hold small leases of a user's buckets while they are far from empty (at most 1/32 of
+    /// what is left, one to two seconds each) and admit from them without a Redis round trip. Limits stay exact:
+    /// Redis counts what leases hold, so no replica admits more than the bucket has, and a bucket near its limit is
+    /// decided in Redis request by request. <c>false</c>: every reservation goes to Redis.
+    /// </summary>
+    public bool Leases { get; set; } = true;
+
     /// <summary>Timeout of each Redis call on the request path.</summary>
     [TimeSpanRange("00:00:00.001", "00:00:10", ErrorMessage = "Sidecar:RateLimits:RedisTimeout must be between 1 ms and 10 s.")]
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(50);

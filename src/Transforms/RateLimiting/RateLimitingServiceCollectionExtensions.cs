@@ -31,7 +31,8 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var live = sp.GetRequiredService<LiveOptions<SidecarOptions>>();
-            return new RedisRateLimitStore(sp.GetRequiredService<RedisConnection>(), () => live.Current.RateLimits.RedisTimeout);
+            return new RedisRateLimitStore(
+                sp.GetRequiredService<RedisConnection>(), () => live.Current.RateLimits.RedisTimeout, leases: () => live.Current.RateLimits.Leases, time: sp.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(sp => new RateLimiter(
             sp.GetRequiredService<LiveOptions<SidecarOptions>>(),

@@ -20,7 +20,7 @@ namespace InferenceSidecar.RateLimiting;
 /// daily windows an hour after midnight UTC. While Redis is declared down, calls are sent one by one (see
 /// <see cref="Enqueue"/>).
 /// </summary>
-internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout, int maxFlights = RedisRateLimitStore.MaxFlights) : IRateLimitStore
+internal sealed class RedisRateLimitStore : IRateLimitStore, IDisposable
 {
     /// <summary>Buckets one script carries at most (a bounded script argument list).</summary>
     public const int MaxBatchBuckets = 512;
@@ -33,8 +33,41 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     /// </summary>
     public const int MaxFlights = 1;
 
+    /// <summary>How often held leases are looked over for giving back (<see cref="LeaseTable.TakeExpiring"/>).</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly ConcurrentQueue<Operation> _pending = new();
+    private readonly RedisConnection redis;
+    private readonly Func<TimeSpan> timeout;
+    private readonly int maxFlights;
+    private readonly Func<bool> _leasing;
+    private readonly TimeProvider _time;
+    private readonly ITimer? _sweep;
     private int _flights;
+
+    /// <param name="redis">The shared connection.</param>
+    /// <param name="timeout">The live <c>RateLimits:RedisTimeout</c>.</param>
+    /// <param name="maxFlights">Flights in the air at once (tests).</param>
+    /// <param name="leases">The live <c>RateLimits:Leases</c>; null: no leases (every reservation goes to Redis).</param>
+    /// <param name="time">The clock leases are timed by.</param>
+    public RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> timeout, int maxFlights = MaxFlights, Func<bool>? leases = null, TimeProvider? time = null)
+    {
+        this.redis = redis;
+        this.timeout = timeout;
+        this.maxFlights = maxFlights;
+        _leasing = leases ?? (static () => false);
+        _time = time ?? TimeProvider.System;
+        Leases = new LeaseTable(_time);
+        if (leases is not null)
+        {
+            _sweep = _time.CreateTimer(static state => ((RedisRateLimitStore)state!).Sweep(), this, SweepInterval, SweepInterval);
+        }
+    }
+
+    /// <summary>What this replica holds of Redis buckets.</summary>
+    public LeaseTable Leases { get; }
+
+    public void Dispose() => _sweep?.Dispose();
 
     // KEYS: the batch's distinct hashes (one per user: rl:{user}). ARGV: the batch's distinct buckets ("specs"), then its
     // operations. ARGV[1] = spec count; per spec: slot (1-based; specs of one hash field share it, whatever their size),
@@ -55,100 +88,187 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         local t = redis.call('TIME')
         local sec = tonumber(t[1])
         local now = sec + tonumber(t[2]) / 1000000
+        local nowms = sec * 1000 + math.floor(tonumber(t[2]) / 1000)
         local day = math.floor(sec / 86400)
         local today = tostring(day)
         local midnight = (day + 1) * 86400 - now
         local midms = math.ceil(midnight * 1000)
         local dayms = math.ceil(midnight + 3600) * 1000
         local floor, ceil, min, max = math.floor, math.ceil, math.min, math.max
+        -- A lease granted now ends on the second after next (its id, in ms), in hash field pair h<i>/e<i>, i = that second mod 2:
+        -- two pairs hold every live lease of a bucket. A daily window's lease ends at midnight at the latest.
+        local lid = (sec + 2) * 1000
+        local lslot = (sec + 2) % 2
+        local dlid = min(lid, (day + 1) * 86400000)
         -- Integer replies are 64-bit: what remains beyond 2^53 goes back as a string (Lua's %.14g; a limit that large is
         -- unlimited in all but name, and its reading stays within a double's precision).
         local big = 9007199254740992
-        -- Slots: the distinct bucket fields (hash, field pair, daily). Specs: what operations draw from, a slot and its size.
-        local LK, LF, LG, LD = {}, {}, {}, {}
+        -- Slots: the distinct bucket fields (hash, field prefix, daily). Specs: what operations draw from, a slot and its size.
+        local LK, LF, LD = {}, {}, {}
         local SL, SC, SR = {}, {}, {}
-        local missing, lv, la, touched = {}, {}, {}, {}
+        local missing, lv, la, lh, le, touched, leased = {}, {}, {}, {}, {}, {}, {}
         local a = 2
         for s = 1, tonumber(ARGV[1]) do
           local l = tonumber(ARGV[a])
-          SL[s], SC[s], SR[s] = l, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+          SL[s], SC[s], SR[s] = l, tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
           if not LK[l] then
             local ki = tonumber(ARGV[a + 1])
-            LK[l], LF[l], LG[l], LD[l] = ki, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1'
+            LK[l], LF[l], LD[l] = ki, ARGV[a + 2], ARGV[a + 3] == '1'
             local m = missing[ki]
             if not m then m = {}; missing[ki] = m end
             m[#m + 1] = l
           end
-          a = a + 7
+          a = a + 6
         end
-        -- One HMGET per hash. A token bucket's slot holds its level (lv) as of la; a daily window's, what was used today.
+        -- One HMGET per hash. A token bucket's slot holds its level (lv) as of la and its two lease pairs (lh, le); a
+        -- daily window's, what was used today (leases included).
         for ki, slots in pairs(missing) do
-          local names = {}
-          for _, l in ipairs(slots) do names[#names + 1] = LF[l]; names[#names + 1] = LG[l] end
+          local names, at = {}, {}
+          for _, l in ipairs(slots) do
+            local f = LF[l]
+            at[l] = #names
+            if LD[l] then
+              names[#names + 1] = f .. ':d'; names[#names + 1] = f .. ':u'
+            else
+              names[#names + 1] = f .. ':v'; names[#names + 1] = f .. ':a'
+              names[#names + 1] = f .. ':h0'; names[#names + 1] = f .. ':e0'; names[#names + 1] = f .. ':h1'; names[#names + 1] = f .. ':e1'
+            end
+          end
           local values = redis.call('HMGET', KEYS[ki], unpack(names))
-          for j, l in ipairs(slots) do
-            local f1, f2 = values[2 * j - 1], values[2 * j]
+          for _, l in ipairs(slots) do
+            local j = at[l]
+            local f1, f2 = values[j + 1], values[j + 2]
             if LD[l] then
               if f1 == today then lv[l] = tonumber(f2) or 0 else lv[l] = 0 end
-            elseif f1 then
-              lv[l], la[l] = tonumber(f1), tonumber(f2) or now
+            else
+              if f1 then lv[l], la[l] = tonumber(f1), tonumber(f2) or now end
+              local h0, e0, h1, e1 = values[j + 3], values[j + 4], values[j + 5], values[j + 6]
+              lh[l] = { [0] = tonumber(h0) or 0, tonumber(h1) or 0 }
+              le[l] = { [0] = tonumber(e0) or 0, tonumber(e1) or 0 }
             end
           end
         end
-        -- What spec s holds now: a token bucket refilled up to its capacity, a daily window what is left today.
+        -- What this bucket's live leases hold (a token bucket's; a daily window counts its leases as used).
+        local function held(l)
+          local h, e = lh[l], le[l]
+          if not h then return 0 end
+          local x = 0
+          if e[0] > nowms then x = h[0] end
+          if e[1] > nowms then x = x + h[1] end
+          return x
+        end
+        -- What spec s holds now: a token bucket refilled up to its capacity less what leases hold, a daily window what is
+        -- left today.
         local function avail(s)
           local l = SL[s]
           if LD[l] then return SC[s] - lv[l] end
+          local cap = SC[s] - held(l)
           local v = lv[l]
-          if not v then return SC[s] end
-          return min(SC[s], v + max(0, now - la[l]) * SR[s])
+          if not v then return cap end
+          return min(cap, v + max(0, now - la[l]) * SR[s])
         end
         local out, n = {}, 0
         local nops = tonumber(ARGV[a])
         a = a + 1
-        local S, X, V = {}, {}, {}
+        local S, X, W, V = {}, {}, {}, {}
         for op = 1, nops do
           local kind, nb = ARGV[a], tonumber(ARGV[a + 1])
           a = a + 2
-          for i = 1, nb do S[i] = tonumber(ARGV[a]); X[i] = tonumber(ARGV[a + 1]); a = a + 2 end
-          if kind == 'a' then
+          if kind == 'u' then
+            -- A lease given back: per bucket its spec, what was granted, what is left of it, its id. A token bucket's
+            -- pair stops counting the grant and the bucket gets back what is left; a daily window gets back what is left
+            -- unless the lease has lapsed (its day may be over).
             for i = 1, nb do
-              local s, delta = S[i], X[i]
-              if delta ~= 0 then
-                local l = SL[s]
-                if LD[l] then lv[l] = max(0, lv[l] + delta) else lv[l] = min(SC[s], avail(s) - delta); la[l] = now end
+              local s, g, left, id = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+              a = a + 4
+              local l = SL[s]
+              if LD[l] then
+                if id > nowms then lv[l] = max(0, lv[l] - left); touched[l] = true end
+              else
+                local p = (id / 1000) % 2
+                if le[l][p] == id then lh[l][p] = max(0, lh[l][p] - g); leased[l] = true end
+                lv[l] = min(SC[s] - held(l), avail(s) + left); la[l] = now
                 touched[l] = true
               end
             end
           else
-            local rejected, wait = 0, 0
+            local lease = kind == 'l'
             for i = 1, nb do
-              local s = S[i]
-              local v = avail(s)
-              V[i] = v
-              local cost = min(X[i], SC[s])
-              if v < cost then
-                local w = midnight
-                if not LD[SL[s]] then w = (cost - v) / SR[s] end
-                if rejected == 0 or w > wait then rejected = i; wait = w end
-              end
+              S[i] = tonumber(ARGV[a]); X[i] = tonumber(ARGV[a + 1]); a = a + 2
+              if lease then W[i] = tonumber(ARGV[a]); a = a + 1 end
             end
-            out[n + 1] = rejected
-            out[n + 2] = ceil(wait * 1000)
-            n = n + 2
-            for i = 1, nb do
-              local s = S[i]
-              local l = SL[s]
-              local v = V[i]
-              if rejected == 0 and kind == 'r' then
-                local cost = min(X[i], SC[s])
-                v = v - cost
-                if LD[l] then lv[l] = lv[l] + cost else lv[l] = v; la[l] = now end
-                touched[l] = true
+            if kind == 'a' then
+              for i = 1, nb do
+                local s, delta = S[i], X[i]
+                if delta ~= 0 then
+                  local l = SL[s]
+                  if LD[l] then lv[l] = max(0, lv[l] + delta) else lv[l] = min(SC[s] - held(l), avail(s) - delta); la[l] = now end
+                  touched[l] = true
+                end
               end
-              if v > big or v < -big then out[n + 1] = tostring(v) else out[n + 1] = floor(v) end
-              if LD[l] then out[n + 2] = midms else out[n + 2] = ceil(max(0, SC[s] - v) / SR[s] * 1000) end
+            else
+              local rejected, wait = 0, 0
+              for i = 1, nb do
+                local s = S[i]
+                local v = avail(s)
+                V[i] = v
+                local cost = min(X[i], SC[s])
+                if v < cost then
+                  local w = midnight
+                  if not LD[SL[s]] then w = (cost - v) / SR[s] end
+                  if rejected == 0 or w > wait then rejected = i; wait = w end
+                end
+              end
+              out[n + 1] = rejected
+              out[n + 2] = ceil(wait * 1000)
               n = n + 2
+              -- Leases: each at most 1/64 of what is left after this reservation, granted only when that is at least a
+              -- quarter of what was asked (a bucket near its limit is never leased out), and to every bucket that asked
+              -- or to none (a request is admitted locally only when all its buckets hold a lease).
+              local G = {}
+              if lease and rejected == 0 then
+                for i = 1, nb do
+                  G[i] = 0
+                  if W[i] > 0 then
+                    local g = floor(min(W[i], (V[i] - min(X[i], SC[S[i]])) / 64))
+                    if g < 1 or g < W[i] / 4 then lease = false; break end
+                    G[i] = g
+                  end
+                end
+              end
+              for i = 1, nb do
+                local s = S[i]
+                local l = SL[s]
+                local v = V[i]
+                local g, id = 0, 0
+                if rejected == 0 and kind ~= 'p' then
+                  local cost = min(X[i], SC[s])
+                  v = v - cost
+                  if lease then g = G[i] end
+                  if LD[l] then
+                    lv[l] = lv[l] + cost + g
+                    id = dlid
+                  else
+                    lv[l] = v - g; la[l] = now
+                    id = lid
+                    if g > 0 then
+                      if le[l][lslot] ~= lid then lh[l][lslot] = 0; le[l][lslot] = lid end
+                      lh[l][lslot] = lh[l][lslot] + g
+                      leased[l] = true
+                    end
+                  end
+                  touched[l] = true
+                end
+                -- The reading counts what leases hold as remaining (every replica's: the user may still be served that).
+                if not LD[l] then v = v + held(l) - g end
+                if v > big or v < -big then out[n + 1] = tostring(v) else out[n + 1] = floor(v) end
+                if LD[l] then out[n + 2] = midms else out[n + 2] = ceil(max(0, SC[s] - v) / SR[s] * 1000) end
+                n = n + 2
+                if kind == 'l' then
+                  out[n + 1] = g; out[n + 2] = id; out[n + 3] = id - nowms
+                  n = n + 3
+                end
+              end
             end
           end
         end
@@ -160,11 +280,16 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
           local ki = LK[l]
           local w = writes[ki]
           if not w then w = {}; writes[ki] = w; need[ki] = 0 end
+          local f = LF[l]
           if LD[l] then
-            w[#w + 1] = LF[l]; w[#w + 1] = today; w[#w + 1] = LG[l]; w[#w + 1] = lv[l]
+            w[#w + 1] = f .. ':d'; w[#w + 1] = today; w[#w + 1] = f .. ':u'; w[#w + 1] = lv[l]
             need[ki] = max(need[ki], dayms)
           else
-            w[#w + 1] = LF[l]; w[#w + 1] = lv[l]; w[#w + 1] = LG[l]; w[#w + 1] = now
+            w[#w + 1] = f .. ':v'; w[#w + 1] = lv[l]; w[#w + 1] = f .. ':a'; w[#w + 1] = now
+            if leased[l] then
+              w[#w + 1] = f .. ':h0'; w[#w + 1] = lh[l][0]; w[#w + 1] = f .. ':e0'; w[#w + 1] = le[l][0]
+              w[#w + 1] = f .. ':h1'; w[#w + 1] = lh[l][1]; w[#w + 1] = f .. ':e1'; w[#w + 1] = le[l][1]
+            end
           end
         end
         for s = 1, #SL do
@@ -192,9 +317,82 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     /// </summary>
     public ValueTask<ReservationResult> ReserveAsync(IReadOnlyList<BucketSpec> buckets, bool peek, CancellationToken cancellationToken)
     {
-        var operation = new Operation(peek ? 'p' : 'r', buckets, null);
+        if (peek || !_leasing())
+        {
+            var plain = new Operation(peek ? 'p' : 'r', buckets, null);
+            Enqueue(plain);
+            return new ValueTask<ReservationResult>(plain.Result.Task);
+        }
+
+        // Every bucket has a live lease with room: decided here, no round trip. Leases running low ask for the next one
+        // in the background.
+        if (Leases.TrySpend(buckets, out var renew) is { } readings)
+        {
+            if (renew is not null)
+            {
+                Renew(renew);
+            }
+
+            return new ValueTask<ReservationResult>(new ReservationResult(-1, TimeSpan.Zero, readings));
+        }
+
+        // Leases only help when every bucket of the request can hold one (the script lends to all or none).
+        var asks = true;
+        for (var i = 0; i < buckets.Count && asks; i++)
+        {
+            asks = LeaseTable.CanLease(buckets[i]);
+        }
+
+        var wants = asks ? new double[buckets.Count] : null;
+        if (wants is not null)
+        {
+            asks = false;
+            for (var i = 0; i < wants.Length; i++)
+            {
+                wants[i] = Leases.WantFor(buckets[i]);
+                asks |= wants[i] > 0;
+            }
+        }
+
+        var operation = asks ? new Operation('l', buckets, wants) : new Operation('r', buckets, null);
         Enqueue(operation);
         return new ValueTask<ReservationResult>(operation.Result.Task);
+    }
+
+    /// <summary>Asks for the next lease of each bucket (reserving nothing), in the next flight; nobody waits for it.</summary>
+    private void Renew(List<(BucketSpec Bucket, double Want)> renew)
+    {
+        var buckets = new BucketSpec[renew.Count];
+        var wants = new double[renew.Count];
+        for (var i = 0; i < buckets.Length; i++)
+        {
+            buckets[i] = renew[i].Bucket with { Cost = 0 };
+            wants[i] = renew[i].Want;
+        }
+
+        if (redis.IsFailing)
+        {
+            // No background call probes a Redis that is down; the lease lapses and requests go to Redis (and its fallback).
+            Array.ForEach(buckets, Leases.AskFailed);
+            return;
+        }
+
+        Enqueue(new Operation('l', buckets, wants) { Background = true });
+    }
+
+    /// <summary>Gives back to Redis what is left of leases about to lapse, in the next flight.</summary>
+    private void Sweep()
+    {
+        var returns = Leases.TakeExpiring();
+        if (returns.Count == 0 || redis.IsFailing)
+        {
+            return; // while Redis is down, what is left lapses with the lease: it was counted as used
+        }
+
+        foreach (var (bucket, segment) in returns)
+        {
+            Enqueue(new Operation('u', [bucket], [segment.Granted, segment.Available, segment.Id]) { Background = true });
+        }
     }
 
     /// <summary>
@@ -203,6 +401,16 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
     /// </summary>
     public ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
     {
+        if (Leases.Count > 0)
+        {
+            if (Leases.Adjust(buckets, deltas) is not { } rest)
+            {
+                return ValueTask.CompletedTask; // settled within this replica's leases
+            }
+
+            deltas = rest;
+        }
+
         var operation = new Operation('a', buckets, deltas);
         Enqueue(operation);
         return new ValueTask(operation.Result.Task);
@@ -282,7 +490,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
             catch (Exception ex)
             {
                 // Grouping failed (e.g. the connection is being disposed): fail this batch's waiters, keep the flight alive.
-                batch.ForEach(p => p.Fail(ex));
+                batch.ForEach(p => p.Fail(ex, Leases));
             }
 
             batch.Clear();
@@ -298,7 +506,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         var opArgs = new List<RedisValue>(1 + (batch.Count * 10)) { batch.Count };
         foreach (var operation in batch)
         {
-            opArgs.Add(operation.Kind switch { 'r' => "r", 'p' => "p", _ => "a" });
+            opArgs.Add(operation.Kind switch { 'r' => "r", 'p' => "p", 'l' => "l", 'u' => "u", _ => "a" });
             opArgs.Add(operation.Buckets.Count);
             for (var i = 0; i < operation.Buckets.Count; i++)
             {
@@ -320,15 +528,32 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
                     specs.Add(id, spec = specs.Count + 1);
                     specArgs.Add(slot);
                     specArgs.Add(index);
-                    specArgs.Add(field + (bucket.Daily ? ":d" : ":v"));
-                    specArgs.Add(field + (bucket.Daily ? ":u" : ":a"));
+                    specArgs.Add(field);
                     specArgs.Add(bucket.Daily ? "1" : "0");
                     specArgs.Add(bucket.Capacity);
                     specArgs.Add(bucket.RefillPerSecond);
                 }
 
                 opArgs.Add(spec);
-                opArgs.Add(operation.Deltas is { } deltas ? deltas[i] : bucket.Cost);
+                switch (operation.Kind)
+                {
+                    case 'a':
+                        opArgs.Add(operation.Numbers![i]);
+                        break;
+                    case 'u':
+                        // A single bucket: what was granted, what is left, the lease's id.
+                        opArgs.Add(operation.Numbers![0]);
+                        opArgs.Add(operation.Numbers[1]);
+                        opArgs.Add(operation.Numbers[2]);
+                        break;
+                    case 'l':
+                        opArgs.Add(bucket.Cost);
+                        opArgs.Add(operation.Numbers![i]);
+                        break;
+                    default:
+                        opArgs.Add(bucket.Cost);
+                        break;
+                }
             }
         }
 
@@ -343,6 +568,7 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         }
 
         RedisResult[] values;
+        var sent = _time.GetTimestamp();
         try
         {
             // Completes on the multiplexer's reader: what follows only parses and hands results over (each waiter resumes on
@@ -352,14 +578,14 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         }
         catch (Exception ex)
         {
-            batch.ForEach(p => p.Fail(ex));
+            batch.ForEach(p => p.Fail(ex, Leases));
             return;
         }
 
         var at = 0;
         foreach (var operation in batch)
         {
-            if (operation.Kind == 'a')
+            if (operation.Kind is 'a' or 'u')
             {
                 operation.Result.TrySetResult(null!);
                 continue;
@@ -367,13 +593,19 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
 
             var rejected = (int)values[at] - 1;
             var readings = new BucketReading[operation.Buckets.Count];
+            var stride = operation.Kind == 'l' ? 5 : 2;
             for (var i = 0; i < readings.Length; i++)
             {
-                readings[i] = new BucketReading(Whole(values[at + 2 + (i * 2)]), TimeSpan.FromMilliseconds((long)values[at + 3 + (i * 2)]));
+                var v = at + 2 + (i * stride);
+                readings[i] = new BucketReading(Whole(values[v]), TimeSpan.FromMilliseconds((long)values[v + 1]));
+                if (operation.Kind == 'l' && operation.Numbers![i] > 0)
+                {
+                    Leases.Granted(operation.Buckets[i], (long)values[v + 2], (long)values[v + 3], TimeSpan.FromMilliseconds((long)values[v + 4]), sent, Whole(values[v]));
+                }
             }
 
             operation.Result.TrySetResult(new ReservationResult(rejected, TimeSpan.FromMilliseconds((long)values[at + 1]), readings));
-            at += 2 + (readings.Length * 2);
+            at += 2 + (readings.Length * stride);
         }
     }
 
@@ -392,16 +624,44 @@ internal sealed class RedisRateLimitStore(RedisConnection redis, Func<TimeSpan> 
         value.Resp2Type == ResultType.Integer ? (long)value : double.Parse((string)value!, System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>One queued reservation, peek or adjustment, and the waiter it completes.</summary>
-    private sealed class Operation(char kind, IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double>? deltas)
+    /// <summary>
+    /// One queued operation and the waiter it completes: a reservation ('r'), a peek ('p'), a reservation asking for
+    /// leases ('l', <see cref="Numbers"/> what each bucket asks for), an adjustment ('a', the deltas), or a lease given
+    /// back ('u', one bucket: granted, left, id).
+    /// </summary>
+    private sealed class Operation(char kind, IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double>? numbers)
     {
         public char Kind { get; } = kind;
 
         public IReadOnlyList<BucketSpec> Buckets { get; } = buckets;
 
-        public IReadOnlyList<double>? Deltas { get; } = deltas;
+        public IReadOnlyList<double>? Numbers { get; } = numbers;
+
+        /// <summary>Nobody waits for it (a lease renewed or given back): a failure is dropped, not thrown.</summary>
+        public bool Background { get; init; }
 
         public TaskCompletionSource<ReservationResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void Fail(Exception ex) => Result.TrySetException(ex);
+        public void Fail(Exception ex, LeaseTable leases)
+        {
+            if (Kind == 'l')
+            {
+                for (var i = 0; i < Buckets.Count; i++)
+                {
+                    if (Numbers![i] > 0)
+                    {
+                        leases.AskFailed(Buckets[i]);
+                    }
+                }
+            }
+
+            if (!Background)
+            {
+                Result.TrySetException(ex);
+                return;
+            }
+
+            Result.TrySetResult(null!);
+        }
     }
 }

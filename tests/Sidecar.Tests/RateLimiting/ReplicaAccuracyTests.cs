@@ -15,6 +15,7 @@ public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifet
 {
     private const int RequestLimit = 10;
     private const int TokenLimit = 1000;
+    private const int LendingLimit = 400;
     private readonly ProviderKeys _keys = new();
     private readonly List<SidecarInstance> _replicas = [];
     private RedisServer _redis = null!;
@@ -48,7 +49,10 @@ public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifet
         settings["Sidecar:RateLimits:Models:tpm-model:RequestsPerMinute"] = "0";
         settings["Sidecar:RateLimits:Models:tpm-model:TokensPerMinute"] = TokenLimit.ToString(CultureInfo.InvariantCulture);
         settings["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "1000";
+        settings["Sidecar:RateLimits:Models:lend-model:RequestsPerMinute"] = LendingLimit.ToString(CultureInfo.InvariantCulture);
+        settings["Sidecar:RateLimits:Models:lend-model:TokensPerMinute"] = "0";
         settings.Price("tpm-model");
+        settings.Price("lend-model");
         _replicas.AddRange(await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SidecarInstance.StartAsync(settings))));
     }
 
@@ -113,5 +117,42 @@ public sealed class ReplicaAccuracyTests(ITestOutputHelper output) : IAsyncLifet
         Assert.True(admitted * 18 <= TokenLimit + refill, $"admitted {admitted} in {elapsed.TotalSeconds:0.00}s");
         Assert.True(admitted >= TokenLimit / 110, $"admitted {admitted}");
         Assert.Contains(429, statuses);
+    }
+
+    [Fact]
+    public async Task Send_LimitLargeEnoughToLend_ReplicasAdmitFromLeasesAndNeverPastTheLimit()
+    {
+        // Arrange: 400 a minute is large enough for Redis to lend leases (the default config: Leases on). Warm each replica,
+        // then 30 clients send 20 requests each, one after another, spread over the three replicas (600 in all).
+        await StartReplicasAsync();
+        await BurstAsync("warm-user", Http.ChatBody, 3);
+        var body = """{"model":"lend-model","max_tokens":20,"messages":[{"role":"user","content":"Say hello to the sidecar."}]}""";
+        var clock = Stopwatch.StartNew();
+
+        // Act
+        var statuses = (await Task.WhenAll(Enumerable.Range(0, 30).Select(async client =>
+        {
+            var replica = _replicas[client % 3];
+            var mine = new List<int>();
+            for (var i = 0; i < 20; i++)
+            {
+                mine.Add((await Http.SendAsync(replica.Client, Http.Post("openai/v1/chat/completions", body, ("X-User-Id", "lending-user")))).Status);
+            }
+
+            return mine;
+        }))).SelectMany(s => s).ToArray();
+        var elapsed = clock.Elapsed;
+        var leased = await _redis.CommandAsync("HEXISTS rl:{lending-user} lend-model:req:h0") == ":1"
+            || await _redis.CommandAsync("HEXISTS rl:{lending-user} lend-model:req:h1") == ":1";
+
+        // Assert: leases were lent; never more than the limit plus its refill; at most a few leases' worth fewer (a
+        // refusal on one replica while another still held a lease lent when the bucket had 128 or more left).
+        var admitted = statuses.Count(s => s == 200);
+        var refill = elapsed.TotalSeconds * LendingLimit / 60.0;
+        output.WriteLine($"lending: limit {LendingLimit}, admitted {admitted} of 600 in {elapsed.TotalMilliseconds:0} ms (refill {refill:0.0})");
+        Assert.All(statuses, s => Assert.True(s is 200 or 429, $"status {s}"));
+        Assert.True(leased, "no lease was lent");
+        Assert.InRange(admitted, LendingLimit - 48, LendingLimit + refill);
+        Assert.Equal(admitted, _fake.Received.Count(r => r.BodyText.Contains("lend-model", StringComparison.Ordinal)));
     }
 }
