@@ -19,6 +19,13 @@ namespace InferenceSidecar.RateLimiting;
 /// user's operations run on one slot of a Redis Cluster. Token buckets expire once they would be full again (+60 s),
 /// daily windows an hour after midnight UTC. While Redis is declared down, calls are sent one by one (see
 /// <see cref="Enqueue"/>).
+/// <para>
+/// <b>Leases</b> (when <c>leases</c> says so): a reservation that goes to Redis also asks for a lease of each bucket,
+/// which the script lends from buckets far from empty and counts as held (a token bucket refills only up to its
+/// capacity less what leases hold); while every bucket of a request holds a live lease with room, the request is
+/// admitted from <see cref="Leases"/> without a round trip. Renewals and give-backs travel in the same flights, and
+/// nobody waits for them. See <see cref="LeaseTable"/>.
+/// </para>
 /// </summary>
 internal sealed class RedisRateLimitStore : IRateLimitStore, IDisposable
 {
