@@ -390,15 +390,22 @@ internal sealed class RedisRateLimitStore : IRateLimitStore, IDisposable
     /// <summary>Gives back to Redis what is left of leases about to lapse, in the next flight.</summary>
     private void Sweep()
     {
-        var returns = Leases.TakeExpiring();
-        if (returns.Count == 0 || redis.IsFailing)
+        try
         {
-            return; // while Redis is down, what is left lapses with the lease: it was counted as used
-        }
+            var returns = Leases.TakeExpiring();
+            if (returns.Count == 0 || redis.IsFailing)
+            {
+                return; // while Redis is down, what is left lapses with the lease: it was counted as used
+            }
 
-        foreach (var (bucket, segment) in returns)
+            foreach (var (bucket, segment) in returns)
+            {
+                Enqueue(new Operation('u', [bucket], [segment.Granted, segment.Available, segment.Id]) { Background = true });
+            }
+        }
+        catch (ObjectDisposedException)
         {
-            Enqueue(new Operation('u', [bucket], [segment.Granted, segment.Available, segment.Id]) { Background = true });
+            // Shutting down: the connection is gone, and what the leases hold lapses with them.
         }
     }
 
