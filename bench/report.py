@@ -95,13 +95,24 @@ print()
 print("| mode | rate req/s | p50 ms | p99 ms | baseline | baseline p50 / p99 ms | added p50 ms | added p99 ms | errors |")
 print("|---|---|---|---|---|---|---|---|---|")
 latency = {}
+# Limits in Redis against pass-through runs in interleaved rounds (run.sh): the median round by added p50 stands for it.
+redis_rounds = [r for r in (added("sidecar-limits-redis" + s, "passthrough@limits-redis" + s) for s in ("", "#2", "#3")) if r]
+redis_rounds_sorted = sorted(redis_rounds, key=lambda r: r["added_p50"])
 for mode, baseline in (("sidecar-passthrough", "direct@passthrough"), ("everything-on-memory", "direct@everything-memory"),
                        ("everything-on-redis", "direct@everything-redis"), ("sidecar-limits-redis", "passthrough@limits-redis")):
     a = added(mode, baseline)
+    if mode == "sidecar-limits-redis" and redis_rounds_sorted:
+        a = redis_rounds_sorted[len(redis_rounds_sorted) // 2]
+        baseline += f" (median of {len(redis_rounds)} interleaved rounds)"
     if a:
         latency[mode] = a
         print(f'| {mode} | {a["rate"]:.0f} | {a["p50"]:.2f} | {a["p99"]:.2f} | {baseline} | {a["base_p50"]:.2f} / {a["base_p99"]:.2f} | {a["added_p50"]:+.2f} | {a["added_p99"]:+.2f} | {a["errors"]} |')
 out["added_latency"] = latency
+if len(redis_rounds) > 1:
+    out["limits_redis_rounds_added_p50"] = [r["added_p50"] for r in redis_rounds]
+    print()
+    print("Limits in Redis against pass-through, each interleaved round (added p50 / p99 ms at the same rate): "
+          + "; ".join(f'{r["added_p50"]:+.2f} / {r["added_p99"]:+.2f} ({r["p50"]:.2f} against {r["base_p50"]:.2f})' for r in redis_rounds) + ".")
 
 frozen = added("sidecar@redis-frozen", "sidecar@redis-answering")
 if frozen:
@@ -213,7 +224,7 @@ if "sidecar-limits-redis" in rows and "sidecar-limits-memory" in rows:
     goal13("limits in Redis, × limits in memory (throughput)", f"{x:.2f}× ({rows['sidecar-limits-redis']['rps']:.0f} / {rows['sidecar-limits-memory']['rps']:.0f} req/s)", "≥ 0.8×", x >= 0.8)
 if "sidecar-limits-redis" in latency:
     a = latency["sidecar-limits-redis"]
-    goal13("Redis limit check, added p50 at half load (vs pass-through at the same rate)", f"{a['added_p50']:+.2f} ms (at {a['rate']:.0f} req/s)", "≤ 0.15 ms", a["added_p50"] <= 0.15)
+    goal13("Redis limit check, added p50 at half load (vs pass-through at the same rate; median of the interleaved rounds)", f"{a['added_p50']:+.2f} ms (at {a['rate']:.0f} req/s)", "≤ 0.15 ms", a["added_p50"] <= 0.15)
 for name, label in (("sidecar-cache-hit-redis", "cache hit from Redis (near copies on, the default)"), ("sidecar-cache-hit-redis-no-near", "cache hit from Redis, NearCache false (every hit read from Redis)")):
     if name in rows:
         x = rows[name]["rps"] / pt["rps"]
