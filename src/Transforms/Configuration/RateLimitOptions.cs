@@ -43,7 +43,7 @@ internal sealed class RateLimitOptions
     public LimitQueueOptions Queue { get; set; } = new();
 
     /// <summary>
-    /// With Redis, a replica may hold small leases of a user's buckets while they are far from empty (at most 1/32 of
+    /// With Redis, a replica may hold small leases of a user's buckets while they are far from empty (at most 1/64 of
     /// what is left, one to two seconds each) and admit from them without a Redis round trip. Limits stay exact:
     /// Redis counts what leases hold, so no replica admits more than the bucket has, and a bucket near its limit is
     /// decided in Redis request by request. <c>false</c>: every reservation goes to Redis.

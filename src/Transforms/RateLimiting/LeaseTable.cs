@@ -51,6 +51,7 @@ internal sealed class LeaseTable(TimeProvider time)
     {
         renew = null;
         var now = time.GetTimestamp();
+        var leases = new Lease[buckets.Count];
         lock (_gate)
         {
             for (var i = 0; i < buckets.Count; i++)
@@ -59,18 +60,21 @@ internal sealed class LeaseTable(TimeProvider time)
                 {
                     return null;
                 }
+
+                leases[i] = lease;
             }
 
             var readings = new BucketReading[buckets.Count];
+            var untilMidnight = MemoryRateLimitStore.UntilMidnight(time.GetUtcNow());
             for (var i = 0; i < buckets.Count; i++)
             {
                 var bucket = buckets[i];
-                var lease = _leases[LeaseKey.Of(bucket)];
+                var lease = leases[i];
                 var cost = bucket.EffectiveCost;
                 lease.Take(cost, now);
                 lease.Remaining -= cost;
                 lease.LastUsed = now;
-                readings[i] = Reading(bucket, lease.Remaining);
+                readings[i] = MemoryRateLimitStore.Reading(bucket, Math.Floor(lease.Remaining), untilMidnight);
                 if (!lease.Asking && lease.Available(now) < lease.Want / 2)
                 {
                     lease.Asking = true;
@@ -176,11 +180,13 @@ internal sealed class LeaseTable(TimeProvider time)
     /// <summary>
     /// Applies a reconciliation to the leases where it can: a give-back goes into the bucket's live lease (up to what
     /// was spent of it, so a lease never holds more than Redis counts as held), more taken comes out of it when it has
-    /// room. Returns the deltas still to send to Redis, or null when none is left.
+    /// room. Returns the deltas still to send to Redis (<paramref name="deltas"/> itself when no lease took any part),
+    /// or null when none is left.
     /// </summary>
-    public double[]? Adjust(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas)
+    public IReadOnlyList<double>? Adjust(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas)
     {
         double[]? rest = null;
+        var settled = false;
         var now = time.GetTimestamp();
         lock (_gate)
         {
@@ -200,6 +206,7 @@ internal sealed class LeaseTable(TimeProvider time)
                     }
 
                     lease.Remaining -= deltas[i] - delta;
+                    settled |= delta != deltas[i];
                 }
 
                 if (delta != 0)
@@ -210,7 +217,7 @@ internal sealed class LeaseTable(TimeProvider time)
             }
         }
 
-        return rest;
+        return rest is null ? null : settled ? rest : deltas;
     }
 
     /// <summary>
@@ -275,14 +282,6 @@ internal sealed class LeaseTable(TimeProvider time)
     }
 
     private static double Unit(BucketSpec bucket) => Math.Max(1, bucket.EffectiveCost);
-
-    private BucketReading Reading(BucketSpec bucket, double remaining)
-    {
-        var left = Math.Floor(remaining);
-        var reset = bucket.Daily ? TimeSpan.FromDays(1) - time.GetUtcNow().TimeOfDay
-            : bucket.RefillPerSecond > 0 ? TimeSpan.FromSeconds(Math.Max(0, bucket.Capacity - left) / bucket.RefillPerSecond) : TimeSpan.Zero;
-        return new BucketReading(left, reset);
-    }
 
     /// <summary>A bucket as Redis knows it (the same key with another size is another bucket).</summary>
     internal readonly record struct LeaseKey(string Key, bool Daily, double Capacity, double Refill)

@@ -128,7 +128,7 @@ internal sealed class MemoryRateLimitStore : IRateLimitStore, IDisposable
 
     private static long DayKey(DateTimeOffset now) => now.ToUnixTimeSeconds() / 86400;
 
-    private static TimeSpan UntilMidnight(DateTimeOffset now) =>
+    internal static TimeSpan UntilMidnight(DateTimeOffset now) =>
         TimeSpan.FromSeconds(((DayKey(now) + 1) * 86400) - (now.ToUnixTimeMilliseconds() / 1000.0));
 
     private double Available(BucketSpec bucket, DateTimeOffset now, long day)

@@ -415,15 +415,12 @@ internal sealed class RedisRateLimitStore : IRateLimitStore, IDisposable
     /// </summary>
     public ValueTask AdjustAsync(IReadOnlyList<BucketSpec> buckets, IReadOnlyList<double> deltas, CancellationToken cancellationToken)
     {
-        if (Leases.Count > 0)
+        if (Leases.Adjust(buckets, deltas) is not { } rest)
         {
-            if (Leases.Adjust(buckets, deltas) is not { } rest)
-            {
-                return ValueTask.CompletedTask; // settled within this replica's leases
-            }
-
-            deltas = rest;
+            return ValueTask.CompletedTask; // settled within this replica's leases
         }
+
+        deltas = rest;
 
         var operation = new Operation('a', buckets, deltas);
         Enqueue(operation);
