@@ -51,6 +51,7 @@ internal sealed class LeaseTable(TimeProvider time)
     {
         renew = null;
         var now = time.GetTimestamp();
+        var untilMidnight = MemoryRateLimitStore.UntilMidnight(time.GetUtcNow()); // read before the lock: it is held briefly
         var leases = new Lease[buckets.Count];
         lock (_gate)
         {
@@ -65,7 +66,6 @@ internal sealed class LeaseTable(TimeProvider time)
             }
 
             var readings = new BucketReading[buckets.Count];
-            var untilMidnight = MemoryRateLimitStore.UntilMidnight(time.GetUtcNow());
             for (var i = 0; i < buckets.Count; i++)
             {
                 var bucket = buckets[i];

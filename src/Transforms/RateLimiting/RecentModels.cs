@@ -9,15 +9,28 @@ internal sealed class RecentModels
     private const int MaxModelsPerUser = 32;
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _byUser = new(StringComparer.Ordinal);
 
+    /// <remarks>
+    /// Called on every limited request: a pair already known is found without a lock. <c>ConcurrentDictionary.Count</c>
+    /// takes every lock of the dictionary, so the bounds are read only when something would be added.
+    /// </remarks>
     public void Add(string user, string? model)
     {
-        if (model is null || (_byUser.Count >= MaxUsers && !_byUser.ContainsKey(user)))
+        if (model is null)
         {
             return;
         }
 
-        var models = _byUser.GetOrAdd(user, static _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal));
-        if (models.Count < MaxModelsPerUser)
+        if (!_byUser.TryGetValue(user, out var models))
+        {
+            if (_byUser.Count >= MaxUsers)
+            {
+                return;
+            }
+
+            models = _byUser.GetOrAdd(user, static _ => new ConcurrentDictionary<string, byte>(StringComparer.Ordinal));
+        }
+
+        if (!models.ContainsKey(model) && models.Count < MaxModelsPerUser)
         {
             models.TryAdd(model, 0);
         }
