@@ -1,10 +1,11 @@
 package main
 
-// The raw client: HTTP/1.1 over plain keep-alive TCP connections, with the request head built once. Go's net/http
-// client costs ~130 µs of CPU per request here (a goroutine, header maps, a pooled connection's reader and writer
-// goroutines); at half of the sidecar's load that took 0.45 of the 2 cores, leaving the server under test a nearly full
-// machine, which turns small CPU differences into latency. This one reads just enough of each answer to find its end
-// (Content-Length or chunked).
+// The raw client: HTTP/1.1 over plain keep-alive TCP connections, with the request head built once. Measured against
+// nginx's canned answer at 5,000 req/s for 10 s: Go's net/http client (a goroutine per request, header maps, a pooled
+// connection's reader and writer goroutines) took 4.0 s of CPU, 81 µs per request, 0.40 of the two cores; this one
+// 1.8-1.9 s, 38 µs per request. At the sidecar's half load the generator's share of the cores was leaving the server
+// under test a nearly full machine, which turns small CPU differences into latency. It reads just enough of each
+// answer to find its end (Content-Length or chunked).
 
 import (
 	"bufio"
