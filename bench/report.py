@@ -3,6 +3,7 @@ chart (bench/out/benchmarks.svg). Arguments: results.txt evals idle_rss_kb durat
 yarp_idle_rss_kb ramp.txt [before-revision]"""
 import json
 import os
+import statistics
 import sys
 
 results_path, evals, idle_rss, duration, connections, openloop_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
@@ -103,21 +104,15 @@ for mode, baseline in (("sidecar-passthrough", "direct@passthrough"), ("everythi
         print(f'| {mode} | {a["rate"]:.0f} | {a["p50"]:.2f} | {a["p99"]:.2f} | {baseline} | {a["base_p50"]:.2f} / {a["base_p99"]:.2f} | {a["added_p50"]:+.2f} | {a["added_p99"]:+.2f} | {a["errors"]} |')
 
 
-def median(values):
-    values = sorted(values)
-    n = len(values)
-    return 0.0 if n == 0 else values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
-
-
 # Limits in Redis against pass-through in paired blocks (run.sh): the median over every pair of the two blocks' p50
 # difference stands for the added latency; each run's overall p50 difference is shown beside it.
 paired_runs = [loops[n] for n in ("limits-redis-vs-passthrough", "limits-redis-vs-passthrough#2", "limits-redis-vs-passthrough#3") if n in loops]
-if paired_runs:
-    diffs = [d for r in paired_runs for d in r["pair_p50_diffs_ms"]]
+diffs = [d for r in paired_runs for d in r["pair_p50_diffs_ms"]]
+if diffs:
     first = paired_runs[0]
-    a = dict(rate=first["rate"], added_p50=median(diffs), pairs=len(diffs),
-             p50=median([r["p50_ms"] for r in paired_runs]), base_p50=median([r["p50_ms_2"] for r in paired_runs]),
-             p99=median([r["p99_ms"] for r in paired_runs]), base_p99=median([r["p99_ms_2"] for r in paired_runs]),
+    a = dict(rate=first["rate"], added_p50=statistics.median(diffs), pairs=len(diffs),
+             p50=statistics.median([r["p50_ms"] for r in paired_runs]), base_p50=statistics.median([r["p50_ms_2"] for r in paired_runs]),
+             p99=statistics.median([r["p99_ms"] for r in paired_runs]), base_p99=statistics.median([r["p99_ms_2"] for r in paired_runs]),
              errors=sum(r["errors"] + r["non_2xx"] for r in paired_runs),
              runs=[dict(added_p50_pairs=r["paired_p50_diff_ms"], added_p50_overall=r["p50_ms"] - r["p50_ms_2"], added_p99_overall=r["p99_ms"] - r["p99_ms_2"],
                         p50=r["p50_ms"], base_p50=r["p50_ms_2"]) for r in paired_runs])

@@ -89,7 +89,8 @@ everything=("${high_limits[@]/ReverseProxy__Routes__openai__Metadata__Redaction=
 
 rss_of() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
-# openloop NAME URL RATE [extra openloop args]: fixed-rate run; appends its JSON (one line) to openloop.jsonl.
+# openloop NAME URL RATE [extra openloop args]: fixed-rate run; appends its JSON (one line) to openloop.jsonl. An extra
+# -duration overrides the default (Go's flag package keeps the last value).
 openloop() {
   local name=$1 url=$2 rate=$3; shift 3
   "$out/openloop" -url "$url" -rate "$rate" -duration "${duration}" "$@" | python3 -c "import json,sys; d=json.load(sys.stdin); d['name']='$name'; print(json.dumps(d))" >> "$out/openloop.jsonl"
@@ -257,14 +258,12 @@ wait_for "http://127.0.0.1:$m10/health/ready"
 wrk -t"$threads" -c"$connections" -d"$warm" -s bench/post.lua "http://127.0.0.1:$p10/openai/v1/chat/completions" >/dev/null # warm-up
 for round in 1 2 3; do
   suffix=""; [ "$round" -gt 1 ] && suffix="#$round"
-  "$out/openloop" -url "http://127.0.0.1:$p3/openai/v1/chat/completions" -url2 "http://127.0.0.1:$p10/openai/v1/chat/completions" \
-    -rate "$rate" -duration "$paired" -block 1s -body "$out/body.json" \
-    | python3 -c "import json,sys; d=json.load(sys.stdin); d['name']='limits-redis-vs-passthrough$suffix'; print(json.dumps(d))" >> "$out/openloop.jsonl"
+  openloop "limits-redis-vs-passthrough$suffix" "http://127.0.0.1:$p3/openai/v1/chat/completions" "$rate" \
+    -url2 "http://127.0.0.1:$p10/openai/v1/chat/completions" -duration "$paired" -block 1s -body "$out/body.json"
 done
 # Once more with Go's net/http client as the generator (what earlier runs used), for comparison: not in the goal.
-"$out/openloop" -url "http://127.0.0.1:$p3/openai/v1/chat/completions" -url2 "http://127.0.0.1:$p10/openai/v1/chat/completions" \
-  -rate "$rate" -duration "$paired" -block 1s -body "$out/body.json" -client std \
-  | python3 -c "import json,sys; d=json.load(sys.stdin); d['name']='limits-redis-vs-passthrough@std'; print(json.dumps(d))" >> "$out/openloop.jsonl"
+openloop "limits-redis-vs-passthrough@std" "http://127.0.0.1:$p3/openai/v1/chat/completions" "$rate" \
+  -url2 "http://127.0.0.1:$p10/openai/v1/chat/completions" -duration "$paired" -block 1s -body "$out/body.json" -client std
 kill "$pid10"
 # Redis calls per request, counted exactly over 200 sequential requests (reconciliation runs after each response).
 body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" bench/post.lua)

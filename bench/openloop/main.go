@@ -49,7 +49,7 @@ func main() {
 	}
 	urls := []string{*url, *url2}
 	var mu sync.Mutex
-	var latencies, firstBytes, latencies2 []float64
+	var latencies, firstBytes []float64
 	blockSeconds := block.Seconds()
 	pairs := 0
 	if *url2 != "" {
@@ -77,8 +77,7 @@ func main() {
 		if j.k >= 0 {
 			blockLatencies[j.k] = append(blockLatencies[j.k], ms(done))
 			if j.target == 1 {
-				latencies2 = append(latencies2, ms(done))
-				return
+				return // B's latencies are its blocks'
 			}
 		}
 		latencies = append(latencies, ms(done))
@@ -158,6 +157,12 @@ func main() {
 		"ttfb_p50_ms": pct(firstBytes, 50), "ttfb_p99_ms": pct(firstBytes, 99),
 	}
 	if pairs > 0 {
+		var latencies2 []float64
+		for k, block := range blockLatencies {
+			if blockTarget(k) == 1 {
+				latencies2 = append(latencies2, block...)
+			}
+		}
 		diffs := make([]float64, 0, pairs)
 		for p := 0; p < pairs; p++ {
 			a, b := blockLatencies[2*p], blockLatencies[2*p+1]

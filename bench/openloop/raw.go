@@ -124,7 +124,8 @@ func (c *rawConn) roundTrip(j job) (first time.Duration, status int, err error) 
 		}
 	}
 	if status == 204 || status == 304 || (status >= 100 && status < 200) || (!chunked && length == 0) {
-		return time.Since(j.scheduled), status, c.done(closeAfter)
+		c.finish(closeAfter)
+		return time.Since(j.scheduled), status, nil
 	}
 	if _, err = c.r.Peek(1); err != nil {
 		return 0, status, err
@@ -169,12 +170,13 @@ func (c *rawConn) roundTrip(j job) (first time.Duration, status int, err error) 
 		}
 		closeAfter = true
 	}
-	return first, status, c.done(closeAfter)
+	c.finish(closeAfter)
+	return first, status, nil
 }
 
-func (c *rawConn) done(closeAfter bool) error {
+// finish ends an answer: the connection stays open for the next request unless the server said it closes it.
+func (c *rawConn) finish(closeAfter bool) {
 	if closeAfter {
 		c.close()
 	}
-	return nil
 }
