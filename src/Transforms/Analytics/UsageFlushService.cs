@@ -3,8 +3,12 @@ using InferenceSidecar.Redis;
 
 namespace InferenceSidecar.Analytics;
 
-/// <summary>Flushes <see cref="RedisUsageStore"/> every <c>Sidecar:Usage:FlushInterval</c>, and once more at shutdown.</summary>
-internal sealed class UsageFlushService(RedisUsageStore store, LiveOptions<SidecarOptions> live, TimeProvider time) : BackgroundService
+/// <summary>
+/// Flushes <see cref="RedisUsageStore"/> every <c>Sidecar:Usage:FlushInterval</c>, and once more at shutdown. A flush
+/// that fails, for whatever reason, keeps its rows for the next one: it never ends this loop (an exception escaping a
+/// background service stops the host).
+/// </summary>
+internal sealed partial class UsageFlushService(RedisUsageStore store, LiveOptions<SidecarOptions> live, TimeProvider time, ILogger<UsageFlushService> logger) : BackgroundService
 {
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -36,6 +40,15 @@ internal sealed class UsageFlushService(RedisUsageStore store, LiveOptions<Sidec
             {
                 return;
             }
+            catch (Exception ex)
+            {
+                // Not expected (RedisConnection turns every client failure into RedisUnavailableException); kept for the
+                // next flush all the same. The type only: an exception's message may quote what it was given.
+                LogFlushFailed(logger, ex.GetType().FullName ?? ex.GetType().Name);
+            }
         }
     }
+
+    [LoggerMessage(EventId = 404, Level = LogLevel.Error, Message = "Usage flush failed ({ExceptionType}); its rows are kept for the next flush.")]
+    private static partial void LogFlushFailed(ILogger logger, string exceptionType);
 }

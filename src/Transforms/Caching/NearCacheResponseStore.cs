@@ -231,9 +231,10 @@ internal sealed class NearCacheResponseStore : IResponseCacheStore, IDisposable
                     Volatile.Write(ref _listening, 1); // nothing was copied while not listening (UseNear)
                 }
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            catch (Exception)
             {
-                // Not listening: hits read Redis; the next lookup after SubscribeRetry tries again.
+                // Any failure (the client can fault a call with what its reader threw, see RedisConnection.CallAsync): not
+                // listening, so hits read Redis; the next lookup after SubscribeRetry tries again.
             }
             finally
             {

@@ -95,8 +95,9 @@ internal sealed class RedisResponseCacheStore(RedisConnection redis, LiveOptions
         {
             return await ClearEachPrimaryAsync(pattern);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is not RedisUnavailableException)
         {
+            // Any failure of the client, not only RedisException and TimeoutException (see RedisConnection.CallAsync).
             throw new RedisUnavailableException(ex.GetType().Name);
         }
     }

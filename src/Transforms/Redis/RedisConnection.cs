@@ -194,8 +194,10 @@ internal sealed partial class RedisConnection : IDisposable
             await _multiplexer.GetDatabase().PingAsync().WaitAsync(MaxWait, _time);
             return true;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex)
         {
+            // Any failure, not only RedisException and TimeoutException (see CallAsync): a warm-up that threw would stop
+            // the host, and the reload after a reconnect runs unobserved.
             LogWarmUpFailed(_logger, ex.GetType().Name);
             return false;
         }
@@ -265,8 +267,13 @@ internal sealed partial class RedisConnection : IDisposable
         {
             throw;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException or RedisUnavailableException)
+        catch (Exception ex)
         {
+            // Anything else the call ends with is Redis giving no usable answer. Besides its own RedisException and
+            // TimeoutException, StackExchange.Redis faults the calls in flight with whatever its reader threw when it
+            // tears a connection down mid-read: with Redis frozen under load, the heartbeat giving up on the connection
+            // faulted calls with InvalidOperationException ("Reading is not allowed after reader was completed"), which
+            // answered one request in 5,000 with a 500 and, through the usage flush, stopped the host.
             var reason = ex is RedisUnavailableException unavailable ? unavailable.Reason : ex.GetType().Name;
             if (reason != OutageReason)
             {
