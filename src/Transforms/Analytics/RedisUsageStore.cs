@@ -105,10 +105,45 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
                 {
                     foreach (var chunk in day.Chunk(RowsPerScript))
                     {
-                        _unsent.Enqueue(new Batch([Key(day.Key), BatchesKey(day.Key)], Arguments(ttl, Guid.NewGuid().ToString("N"), chunk)));
+                        _unsent.Enqueue(new Batch([Key(day.Key), BatchesKey(day.Key)], Arguments(ttl, Guid.NewGuid().ToString("N"), chunk), chunk.Sum(r => r.Usage.Requests)));
                     }
                 }
             }
+        }
+        finally
+        {
+            _flushing.Release();
+        }
+    }
+
+    /// <summary>
+    /// Requests this replica counted that Redis has not confirmed (pending rows and unconfirmed batches): what a replica
+    /// that stops now would leave out of the shared report. Waits for a flush in progress, at most <paramref name="wait"/>.
+    /// </summary>
+    public async Task<long?> UnsentRequestsAsync(TimeSpan wait)
+    {
+        if (!await _flushing.WaitAsync(wait))
+        {
+            return null;
+        }
+
+        try
+        {
+            long requests = 0;
+            foreach (var batch in _unsent)
+            {
+                requests += batch.Requests;
+            }
+
+            lock (_swap)
+            {
+                foreach (var (_, usage) in _pending.Rows())
+                {
+                    requests += usage.Requests;
+                }
+            }
+
+            return requests;
         }
         finally
         {
@@ -188,5 +223,5 @@ internal sealed class RedisUsageStore(RedisConnection redis, LiveOptions<Sidecar
     }
 
     /// <summary>One script's worth of rows, with the id that makes resending it harmless.</summary>
-    private sealed record Batch(RedisKey[] Keys, RedisValue[] Arguments);
+    private sealed record Batch(RedisKey[] Keys, RedisValue[] Arguments, long Requests);
 }

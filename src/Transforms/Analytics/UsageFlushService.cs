@@ -19,7 +19,10 @@ internal sealed partial class UsageFlushService(RedisUsageStore store, LiveOptio
         }
         catch (Exception ex) when (ex is RedisUnavailableException or OperationCanceledException)
         {
-            // Redis is gone at shutdown: what this replica counted since the last flush is lost with it.
+            // Redis is gone at shutdown: what this replica counted since the last flush is lost with it. Said, with how
+            // much, so an operator can tell a usage report that is short by it (e.g. a rolling deploy during an outage).
+            var lost = await store.UnsentRequestsAsync(TimeSpan.FromSeconds(1));
+            LogLostAtShutdown(logger, ex is RedisUnavailableException unavailable ? unavailable.Reason : ex.GetType().Name, lost?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
         }
     }
 
@@ -48,6 +51,9 @@ internal sealed partial class UsageFlushService(RedisUsageStore store, LiveOptio
             }
         }
     }
+
+    [LoggerMessage(EventId = 405, Level = LogLevel.Warning, Message = "Usage flush at shutdown failed ({Reason}); {Requests} requests this replica counted are not in the shared usage report.")]
+    private static partial void LogLostAtShutdown(ILogger logger, string reason, string requests);
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Error, Message = "Usage flush failed ({ExceptionType}); its rows are kept for the next flush.")]
     private static partial void LogFlushFailed(ILogger logger, string exceptionType);

@@ -58,6 +58,38 @@ public sealed class UsageUnderRedisFreezeTests(ITestOutputHelper output)
         Assert.Equal(tokens, totals.GetProperty("output_tokens").GetInt64());
     }
 
+    [Fact]
+    public async Task StopAsync_RedisFrozenAtShutdown_WarnsHowManyRequestsAreNotInTheReport()
+    {
+        // Arrange: nothing flushed on its own (10 min), three requests counted, then Redis frozen.
+        await using var redis = await RedisServer.StartAsync();
+        await using var env = await SidecarWithFake.StartAsync((s, _, _) =>
+        {
+            s["ConnectionStrings:Redis"] = redis.ConnectionString;
+            s["Sidecar:Usage:FlushInterval"] = "00:10:00";
+        });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(200, (await Http.SendAsync(env.Sidecar.Client, Http.Post("openai/v1/chat/completions", Http.ChatBody, ("X-User-Id", "leaving-user")))).Status);
+        }
+
+        redis.Freeze();
+        try
+        {
+            // Act: the replica stops (a rolling deploy during the outage); its last flush cannot reach Redis.
+            await env.Sidecar.App.StopAsync();
+        }
+        finally
+        {
+            redis.Thaw();
+        }
+
+        // Assert: the loss is said, with its size, at Warning.
+        var warning = Assert.Single(env.Sidecar.Logs.Events, e => e.Properties.TryGetValue("EventId", out var id) && id.ToString().Contains("405", StringComparison.Ordinal));
+        Assert.Equal(Serilog.Events.LogEventLevel.Warning, warning.Level);
+        Assert.Equal("\"3\"", warning.Properties["Requests"].ToString());
+    }
+
     /// <summary>The report (which flushes first); retried while Redis is still recovering (503).</summary>
     private static async Task<System.Text.Json.JsonElement> ReportAsync(SidecarWithFake env)
     {
