@@ -47,7 +47,7 @@ internal sealed partial class UsageFlushService(RedisUsageStore store, LiveOptio
             {
                 // Not expected (RedisConnection turns every client failure into RedisUnavailableException); kept for the
                 // next flush all the same. The type only: an exception's message may quote what it was given.
-                LogFlushFailed(logger, ex.GetType().FullName ?? ex.GetType().Name);
+                LogFlushFailed(logger, ex.GetType().Name);
             }
         }
     }

@@ -57,10 +57,9 @@ public sealed class RedisConnectionTeardownTests(ITestOutputHelper output)
         // Arrange: the default FailureMode (Open), usage analytics flushing often so that a flush is in flight when the
         // client tears the connection down.
         await using var redis = await RedisServer.StartAsync();
-        await using var env = await SidecarWithFake.StartAsync((s, _, keys) =>
+        await using var env = await SidecarWithFake.StartAsync((s, _, _) =>
         {
             s["ConnectionStrings:Redis"] = redis.ConnectionString;
-            s["Sidecar:Admin:Token"] = keys.AdminReference;
             s["Sidecar:RateLimits:Tiers:default:RequestsPerMinute"] = "1000000000";
             s["Sidecar:RateLimits:Tiers:default:TokensPerMinute"] = "1000000000000";
             s["Sidecar:RateLimits:Tiers:default:TokensPerDay"] = "1000000000000";
